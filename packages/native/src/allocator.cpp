@@ -1,0 +1,145 @@
+#include "allocator.hpp"
+
+#include "format.hpp"
+
+namespace tsmm {
+
+// alignedSize -- allocation granularity: 64 bytes, whole pages from one page up.
+uint64_t Allocator::alignedSize(uint64_t len) {
+  return len >= fmt::kPage ? fmt::alignUp(len, fmt::kPage) : fmt::alignUp(len, fmt::kMinAlign);
+}
+
+// reset -- everything in [start, end) free.
+void Allocator::reset(uint64_t start, uint64_t end) {
+  start_ = start;
+  end_ = end;
+  free_ = 0;
+  freeByOff_.clear();
+  bySize_.clear();
+  used_.clear();
+  if (end > start) addFree(start, end - start);
+}
+
+// addFree -- insert a free range, merging with its neighbours.
+void Allocator::addFree(uint64_t off, uint64_t len) {
+  if (len == 0) return;
+  auto next = freeByOff_.lower_bound(off);
+  if (next != freeByOff_.begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == off) {
+      off = prev->first;
+      len += prev->second;
+      bySize_.erase({prev->second, prev->first});
+      free_ -= prev->second;
+      freeByOff_.erase(prev);
+    }
+  }
+  next = freeByOff_.lower_bound(off);
+  if (next != freeByOff_.end() && off + len == next->first) {
+    len += next->second;
+    bySize_.erase({next->second, next->first});
+    free_ -= next->second;
+    freeByOff_.erase(next);
+  }
+  freeByOff_[off] = len;
+  bySize_.insert({len, off});
+  free_ += len;
+}
+
+// removeFree -- take [off, off+len) out of the free range that contains it.
+void Allocator::removeFree(uint64_t off, uint64_t len) {
+  auto it = freeByOff_.upper_bound(off);
+  --it;  // caller guarantees containment
+  uint64_t fOff = it->first, fLen = it->second;
+  bySize_.erase({fLen, fOff});
+  freeByOff_.erase(it);
+  free_ -= fLen;
+  if (off > fOff) addFree(fOff, off - fOff);
+  if (fOff + fLen > off + len) addFree(off + len, fOff + fLen - (off + len));
+}
+
+// markLive -- carve out a committed extent at open.
+bool Allocator::markLive(uint64_t off, uint64_t len) {
+  uint64_t sz = alignedSize(len), endOff;
+  if (off < start_ || fmt::addOver(off, sz, &endOff) || endOff > end_) return false;
+  auto it = freeByOff_.upper_bound(off);
+  if (it == freeByOff_.begin()) return false;
+  --it;
+  if (it->first + it->second < endOff) return false;  // overlaps a used extent
+  removeFree(off, sz);
+  used_[off] = ExtInfo{sz, ExtState::Live, 0};
+  return true;
+}
+
+// extend -- new space at the end of the region.
+void Allocator::extend(uint64_t newEnd) {
+  if (newEnd <= end_) return;
+  uint64_t old = end_;
+  end_ = newEnd;
+  addFree(old, newEnd - old);
+}
+
+// alloc -- best fit: the smallest free range that holds len after alignment padding.
+bool Allocator::alloc(uint64_t len, uint64_t* off) {
+  if (len == 0) return false;
+  uint64_t sz = alignedSize(len);
+  uint64_t align = sz >= fmt::kPage ? fmt::kPage : fmt::kMinAlign;
+  for (auto it = bySize_.lower_bound({sz, 0}); it != bySize_.end(); ++it) {
+    uint64_t fOff = it->second, fLen = it->first;
+    uint64_t a = fmt::alignUp(fOff, align);
+    if (a - fOff + sz <= fLen) {
+      removeFree(a, sz);
+      used_[a] = ExtInfo{sz, ExtState::Reserved, 0};
+      *off = a;
+      return true;
+    }
+  }
+  return false;
+}
+
+ExtInfo* Allocator::find(uint64_t off) {
+  auto it = used_.find(off);
+  return it == used_.end() ? nullptr : &it->second;
+}
+
+ExtInfo* Allocator::containing(uint64_t off, uint64_t len, uint64_t* base) {
+  auto it = used_.upper_bound(off);
+  if (it == used_.begin()) return nullptr;
+  --it;
+  uint64_t e;
+  if (fmt::addOver(off, len, &e) || e > it->first + it->second.length) return nullptr;
+  *base = it->first;
+  return &it->second;
+}
+
+// unname -- see header.
+void Allocator::unname(uint64_t off) {
+  auto it = used_.find(off);
+  if (it == used_.end()) return;
+  if (it->second.views == 0) {
+    uint64_t len = it->second.length;
+    used_.erase(it);
+    addFree(off, len);
+  } else {
+    it->second.state = ExtState::Pinned;
+  }
+}
+
+// dropView -- see header.
+void Allocator::dropView(uint64_t off) {
+  auto it = used_.find(off);
+  if (it == used_.end() || it->second.views == 0) return;
+  if (--it->second.views == 0 && it->second.state == ExtState::Pinned) {
+    uint64_t len = it->second.length;
+    used_.erase(it);
+    addFree(off, len);
+  }
+}
+
+uint64_t Allocator::bytesIn(ExtState s) const {
+  uint64_t n = 0;
+  for (const auto& kv : used_) if (kv.second.state == s) n += kv.second.length;
+  return n;
+}
+
+}  // namespace tsmm

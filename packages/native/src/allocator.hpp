@@ -1,0 +1,63 @@
+// allocator.hpp -- extents of the region: best-fit over free space, rebuilt at open from live entries.
+//
+// Allocation state is never persisted: the index names every extent that matters, and anything
+// else (an allocation never committed, a crash mid-commit) is free space at the next open.
+//
+// Every non-free extent has a state and a count of JavaScript views that reference it:
+//   Reserved -- handed out by alloc(), not yet named by a durable batch;
+//   Live     -- named by a committed entry;
+//   Pinned   -- no longer named (erased/replaced/released) but still viewed: it becomes free
+//               when its last view is collected, never before (no use-after-free through a view).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+
+namespace tsmm {
+
+enum class ExtState { Reserved, Live, Pinned };
+
+struct ExtInfo {
+  uint64_t length = 0;
+  ExtState state = ExtState::Reserved;
+  uint64_t views = 0;
+};
+
+class Allocator {
+ public:
+  // reset -- the region [start, end) is all free.
+  void reset(uint64_t start, uint64_t end);
+  // markLive -- carve a named extent out of free space at open; false if it overlaps anything.
+  bool markLive(uint64_t off, uint64_t len);
+  // extend -- the region grew to `newEnd`.
+  void extend(uint64_t newEnd);
+  // alloc -- best-fit; 64-byte aligned, page-aligned when len >= 4096. Returns false when full.
+  bool alloc(uint64_t len, uint64_t* off);
+  // find -- the non-free extent starting exactly at `off`, or nullptr.
+  ExtInfo* find(uint64_t off);
+  // containing -- the non-free extent containing [off, off+len), or nullptr (start offset in *base).
+  ExtInfo* containing(uint64_t off, uint64_t len, uint64_t* base);
+  // unname -- an extent stops being named or reserved: free now if unviewed, else Pinned.
+  void unname(uint64_t off);
+  // dropView -- a view of the extent at `off` was collected; frees a Pinned extent at zero views.
+  void dropView(uint64_t off);
+  // alignedSize -- the bytes an allocation of `len` occupies.
+  static uint64_t alignedSize(uint64_t len);
+
+  uint64_t freeBytes() const { return free_; }
+  uint64_t largestFree() const { return bySize_.empty() ? 0 : bySize_.rbegin()->first; }
+  uint64_t bytesIn(ExtState s) const;
+  uint64_t end() const { return end_; }
+
+ private:
+  void addFree(uint64_t off, uint64_t len);   // insert + coalesce
+  void removeFree(uint64_t off, uint64_t len);
+  uint64_t start_ = 0, end_ = 0, free_ = 0;
+  std::map<uint64_t, uint64_t> freeByOff_;
+  std::set<std::pair<uint64_t, uint64_t>> bySize_;  // (len, off)
+  std::map<uint64_t, ExtInfo> used_;               // non-free extents by offset
+};
+
+}  // namespace tsmm
