@@ -1,5 +1,7 @@
 #include "allocator.hpp"
 
+#include <algorithm>
+
 #include "format.hpp"
 
 namespace tsmm {
@@ -56,6 +58,33 @@ void Allocator::removeFree(uint64_t off, uint64_t len) {
   free_ -= fLen;
   if (off > fOff) addFree(fOff, off - fOff);
   if (fOff + fLen > off + len) addFree(off + len, fOff + fLen - (off + len));
+}
+
+// rebuild -- sort the live extents, check them, and make every gap between them one free extent.
+bool Allocator::rebuild(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>& live) {
+  reset(start, start);
+  end_ = end;
+  std::sort(live.begin(), live.end());
+  uint64_t cur = start;
+  auto hint = used_.end();
+  for (const auto& x : live) {
+    uint64_t sz = alignedSize(x.second), e;
+    if (x.first < cur || fmt::addOver(x.first, sz, &e) || e > end) return false;
+    if (x.first > cur) {
+      freeByOff_.emplace_hint(freeByOff_.end(), cur, x.first - cur);
+      bySize_.insert({x.first - cur, cur});
+      free_ += x.first - cur;
+    }
+    hint = used_.emplace_hint(used_.end(), x.first, ExtInfo{sz, ExtState::Live, 0});
+    cur = e;
+  }
+  if (end > cur) {
+    freeByOff_.emplace_hint(freeByOff_.end(), cur, end - cur);
+    bySize_.insert({end - cur, cur});
+    free_ += end - cur;
+  }
+  (void)hint;
+  return true;
 }
 
 // markLive -- carve out a committed extent at open.

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace tsmm {
 
@@ -29,6 +30,9 @@ class Allocator {
  public:
   // reset -- the region [start, end) is all free.
   void reset(uint64_t start, uint64_t end);
+  // rebuild -- region [start, end) with exactly these extents live (offset, length); everything else free.
+  // Returns false (state unspecified) if an extent is out of bounds or two overlap. One sorted pass.
+  bool rebuild(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>& live);
   // markLive -- carve a named extent out of free space at open; false if it overlaps anything.
   bool markLive(uint64_t off, uint64_t len);
   // extend -- the region grew to `newEnd`.

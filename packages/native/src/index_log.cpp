@@ -8,14 +8,15 @@
 namespace tsmm {
 
 // applyBatch -- apply parsed ops in order; an erase of a missing name is corruption.
-static void applyBatch(const fmt::ParsedBatch& b, EntryMap* entries, const std::string& what) {
-  for (const fmt::Op& op : b.ops) {
+static void applyBatch(fmt::ParsedBatch& b, EntryMap* entries, const std::string& what) {
+  if (entries->empty()) entries->reserve(b.ops.size());
+  for (fmt::Op& op : b.ops) {
     if (op.type == fmt::kOpPut) {
-      Entry& e = (*entries)[op.name];
+      Entry& e = (*entries)[std::move(op.name)];
       e.offset = op.offset;
       e.length = op.length;
       e.seq = b.seq;
-      e.meta = op.meta;
+      e.meta = std::move(op.meta);
     } else if (entries->erase(op.name) == 0) {
       fail("ESHELF_CORRUPT", what + ": batch " + std::to_string(b.seq) + " erases missing entry \"" + op.name + "\"");
     }

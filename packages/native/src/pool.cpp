@@ -516,8 +516,9 @@ void PoolCore::loadIndex() {
   entries_.clear();
   const std::string what = single_ ? path_ + " (index)" : mapPath_;
   st_ = replayLog(img.data(), img.size(), super_.uuid, &entries_, what);
-  alloc_.reset(super_.dataStart, size_);
   liveLog_ = fmt::kLogHeaderSize + fmt::kBatchHeaderSize;
+  std::vector<std::pair<uint64_t, uint64_t>> live;
+  live.reserve(entries_.size());
   for (const auto& kv : entries_) {
     const Entry& e = kv.second;
     liveLog_ += fmt::opSize(kv.first.size(), e.meta.size());
@@ -526,10 +527,22 @@ void PoolCore::loadIndex() {
       continue;
     }
     uint64_t align = e.length >= fmt::kPage ? fmt::kPage : fmt::kMinAlign;
-    if (e.offset % align != 0 || !alloc_.markLive(e.offset, e.length)) {
-      fail("ESHELF_CORRUPT", what + ": entry \"" + kv.first + "\" names bytes [" + std::to_string(e.offset) + ", +" +
-                                 std::to_string(e.length) + ") that are misaligned, outside the region or overlap another entry");
+    if (e.offset % align != 0) {
+      fail("ESHELF_CORRUPT", what + ": entry \"" + kv.first + "\" names a misaligned extent at " + std::to_string(e.offset));
     }
+    live.emplace_back(e.offset, e.length);
+  }
+  if (!alloc_.rebuild(super_.dataStart, size_, live)) {
+    // find the culprit for the message
+    std::string culprit;
+    for (const auto& kv : entries_) {
+      uint64_t end;
+      if (kv.second.length && (kv.second.offset < super_.dataStart || fmt::addOver(kv.second.offset, Allocator::alignedSize(kv.second.length), &end) || end > size_)) {
+        culprit = kv.first;
+        break;
+      }
+    }
+    fail("ESHELF_CORRUPT", what + (culprit.empty() ? std::string(": two entries overlap") : ": entry \"" + culprit + "\" lies outside the region"));
   }
   if (!readOnly_ && st_.tail < st_.end) {
     TSMM_LOG(1, "recovery: %s: dropping torn tail of %llu bytes after seq %llu", what.c_str(),
@@ -852,11 +865,12 @@ bool PoolCore::refresh() {
     }
   }
   // rebuild the extent map readers use to check views (named extents only)
-  Allocator fresh;
-  fresh.reset(super_.dataStart, size_);
+  std::vector<std::pair<uint64_t, uint64_t>> live;
   for (const auto& kv : entries_) {
-    if (kv.second.length) fresh.markLive(kv.second.offset, kv.second.length);
+    if (kv.second.length) live.emplace_back(kv.second.offset, kv.second.length);
   }
+  Allocator fresh;
+  if (!fresh.rebuild(super_.dataStart, size_, live)) fail("ESHELF_CORRUPT", mapPath_ + ": entries overlap or lie outside the region");
   alloc_ = std::move(fresh);
   return st_.seq != before;
 }
