@@ -151,6 +151,7 @@ void Allocator::unname(uint64_t off) {
     addFree(off, len);
   } else {
     it->second.state = ExtState::Pinned;
+    it->second.owner = nullptr;
   }
 }
 

@@ -24,6 +24,7 @@ struct ExtInfo {
   uint64_t length = 0;
   ExtState state = ExtState::Reserved;
   uint64_t views = 0;
+  const std::string* owner = nullptr;  // Live: the entry name (a key of the pool's EntryMap, stable)
 };
 
 class Allocator {

@@ -544,6 +544,9 @@ void PoolCore::loadIndex() {
     }
     fail("ESHELF_CORRUPT", what + (culprit.empty() ? std::string(": two entries overlap") : ": entry \"" + culprit + "\" lies outside the region"));
   }
+  for (const auto& kv : entries_) {
+    if (kv.second.length) alloc_.find(kv.second.offset)->owner = &kv.first;
+  }
   if (!readOnly_ && st_.tail < st_.end) {
     TSMM_LOG(1, "recovery: %s: dropping torn tail of %llu bytes after seq %llu", what.c_str(),
              (unsigned long long)(st_.end - st_.tail), (unsigned long long)st_.seq);
@@ -659,20 +662,25 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
   }
   for (const auto& kv : finalOwner) {
     ExtInfo* x = alloc_.find(kv.first);
-    if (x->state != ExtState::Live) continue;
-    // find its current owner among entries not touched by the batch
-    for (const auto& e : entries_) {
-      if (e.second.length && e.second.offset == kv.first && e.first != *kv.second && !overlay.count(e.first)) {
-        failRange("put \"" + *kv.second + "\": the extent at " + std::to_string(kv.first) + " is named by \"" + e.first + "\"");
-      }
-    }
+    if (x->state != ExtState::Live || !x->owner || *x->owner == *kv.second || overlay.count(*x->owner)) continue;
+    failRange("put \"" + *kv.second + "\": the extent at " + std::to_string(kv.first) + " is named by \"" + *x->owner + "\"");
   }
-  // 1. persist the data of every extent that is newly named (its name had another extent, or none).
+  // 1. persist the data of every extent that is newly named (its name had another extent, or none),
+  //    page ranges merged so that a batch of many small puts costs few syncs.
+  std::vector<std::pair<uint64_t, uint64_t>> dirty;
   for (const auto& kv : overlay) {
     if (!kv.second.present || kv.second.length == 0) continue;
     auto e = entries_.find(kv.first);
     if (e != entries_.end() && e->second.offset == kv.second.offset && e->second.length) continue;
-    persistOrThrow(kv.second.offset, kv.second.length, "cannot persist entry data");
+    dirty.emplace_back(kv.second.offset, kv.second.offset + kv.second.length);
+  }
+  std::sort(dirty.begin(), dirty.end());
+  for (size_t i = 0; i < dirty.size();) {
+    uint64_t s0 = dirty[i].first, e0 = dirty[i].second;
+    size_t j = i + 1;
+    while (j < dirty.size() && dirty[j].first <= fmt::alignUp(e0, fmt::kPage)) { e0 = std::max(e0, dirty[j].second); j++; }
+    persistOrThrow(s0, e0 - s0, "cannot persist entry data");
+    i = j;
   }
   // 2. append the batch durably.
   std::vector<fmt::Op> fops;
@@ -724,9 +732,13 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
     auto e = entries_.find(kv.first);
     if (e != entries_.end()) liveLog_ += fmt::opSize(kv.first.size(), e->second.meta.size());
   }
-  for (const auto& kv : finalOwner) alloc_.find(kv.first)->state = ExtState::Live;
   for (uint64_t off : oldExtents) {
     if (!finalOwner.count(off)) alloc_.unname(off);
+  }
+  for (const auto& kv : finalOwner) {
+    ExtInfo* x = alloc_.find(kv.first);
+    x->state = ExtState::Live;
+    x->owner = &entries_.find(*kv.second)->first;
   }
   st_.seq = seq;
   st_.lastCrc = crc;

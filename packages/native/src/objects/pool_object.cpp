@@ -81,6 +81,7 @@ PoolObject::PoolObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolOb
 // ~PoolObject -- the JS object was collected: no view can still be reachable from JS except
 // through its own ArrayBuffer, whose finalizer holds the core alive; unmap only when none remain.
 PoolObject::~PoolObject() {
+  views_->ownerGone = true;
   if (core_ && views_->live.empty()) core_->close();
 }
 
@@ -194,6 +195,7 @@ Napi::Value PoolObject::JS_entries(const Napi::CallbackInfo& info) {
 static void viewFinalize(Napi::Env, void*, ViewRec* rec) {
   rec->core->dropView(rec->extent);
   rec->table->live.erase(rec->id);
+  if (rec->table->ownerGone && rec->table->live.empty()) rec->core->close();  // unmaps: no view is left
   delete rec;
 }
 

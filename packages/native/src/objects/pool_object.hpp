@@ -27,6 +27,7 @@ struct ViewRec;
 struct ViewTable {
   uint64_t nextId = 1;
   std::unordered_map<uint64_t, ViewRec*> live;
+  bool ownerGone = false;  // the JS Pool object was collected: close when the last view goes
 };
 
 class PoolObject : public Napi::ObjectWrap<PoolObject> {
