@@ -202,7 +202,8 @@ function checkBool(name: string, v: unknown, dflt: boolean): boolean {
 
 /** Pool name rule: no `/`, no NUL, not `.` or `..`, not empty. */
 export function checkPoolPath(p: unknown): string {
-  if (typeof p !== 'string' || p.length === 0) throw new TypeError('Expected the pool path to be a non-empty string');
+  if (typeof p !== 'string') throw new TypeError('Expected the pool path to be a string');
+  if (p.length === 0) throw new ShelfError('ESHELF_NAME', 'pool path must not be empty');
   if (p.includes('\0')) throw new ShelfError('ESHELF_NAME', `pool path contains a NUL byte: ${JSON.stringify(p)}`);
   const base = path.basename(p);
   if (base === '' || base === '.' || base === '..' || p.endsWith('/')) {

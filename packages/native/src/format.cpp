@@ -101,7 +101,7 @@ bool decodeLogHeader(const uint8_t* p, size_t n, LogHeader* h, std::string* why)
 uint32_t encodeBatch(const std::vector<Op>& ops, uint64_t seq, uint64_t epoch, uint32_t prevCrc,
                      std::vector<uint8_t>* out) {
   uint64_t payload = 0;
-  for (const Op& op : ops) payload += opSize(op.name.size(), op.meta.size());
+  for (const Op& op : ops) payload += opSize(op.name.size(), op.meta.size(), op.seq != 0);
   size_t start = out->size();
   out->resize(start + kBatchHeaderSize + payload, 0);
   uint8_t* h = out->data() + start;
@@ -114,14 +114,15 @@ uint32_t encodeBatch(const std::vector<Op>& ops, uint64_t seq, uint64_t epoch, u
   uint8_t* p = h + kBatchHeaderSize;
   for (const Op& op : ops) {
     p[0] = op.type;
-    p[1] = 0;
+    p[1] = op.seq ? kFlagSeq : 0;
     wr16(p + 2, (uint16_t)op.name.size());
     wr32(p + 4, (uint32_t)op.meta.size());
     wr64(p + 8, op.offset);
     wr64(p + 16, op.length);
     memcpy(p + kOpHeaderSize, op.name.data(), op.name.size());
     if (!op.meta.empty()) memcpy(p + kOpHeaderSize + op.name.size(), op.meta.data(), op.meta.size());
-    p += opSize(op.name.size(), op.meta.size());
+    if (op.seq) wr64(p + kOpHeaderSize + op.name.size() + op.meta.size(), op.seq);
+    p += opSize(op.name.size(), op.meta.size(), op.seq != 0);
   }
   uint32_t c = crc32c(0, h, 32);
   c = crc32c(c, h + kBatchHeaderSize, payload);
@@ -193,12 +194,17 @@ Parse parseBatch(const uint8_t* p, uint64_t avail, uint64_t expectSeq, uint64_t 
     uint32_t metaLen = rd32(q + 4);
     op.offset = rd64(q + 8);
     op.length = rd64(q + 16);
-    if (q[1] != 0) { *why = "unknown op flags"; return Parse::Corrupt; }
+    if ((q[1] & ~kFlagSeq) != 0 || (q[1] && q[0] != kOpPut)) { *why = "unknown op flags"; return Parse::Corrupt; }
+    bool withSeq = q[1] & kFlagSeq;
     if (op.type != kOpPut && op.type != kOpErase) { *why = "unknown op type " + std::to_string(q[0]); return Parse::Corrupt; }
     if (nameLen == 0 || nameLen > kMaxName) { *why = "entry name length out of range"; return Parse::Corrupt; }
     if (metaLen > kMaxMeta) { *why = "meta length out of range"; return Parse::Corrupt; }
-    uint64_t sz = opSize(nameLen, metaLen);
+    uint64_t sz = opSize(nameLen, metaLen, withSeq);
     if (sz > left) { *why = "op past the end of its batch"; return Parse::Corrupt; }
+    if (withSeq) {
+      op.seq = rd64(q + kOpHeaderSize + nameLen + metaLen);
+      if (op.seq == 0 || op.seq > expectSeq) { *why = "op carries an impossible seq"; return Parse::Corrupt; }
+    }
     op.name.assign(reinterpret_cast<const char*>(q + kOpHeaderSize), nameLen);
     if (!validUtf8Name(op.name)) { *why = "entry name is not valid UTF-8"; return Parse::Corrupt; }
     op.meta.assign(reinterpret_cast<const char*>(q + kOpHeaderSize + nameLen), metaLen);
@@ -206,7 +212,7 @@ Parse parseBatch(const uint8_t* p, uint64_t avail, uint64_t expectSeq, uint64_t 
       *why = "erase op with an extent";
       return Parse::Corrupt;
     }
-    for (uint64_t k = kOpHeaderSize + nameLen + metaLen; k < sz; k++) {
+    for (uint64_t k = kOpHeaderSize + nameLen + metaLen + (withSeq ? 8 : 0); k < sz; k++) {
       if (q[k] != 0) { *why = "nonzero op padding"; return Parse::Corrupt; }
     }
     out->ops.push_back(std::move(op));

@@ -80,14 +80,19 @@ bool decodeLogHeader(const uint8_t* p, size_t n, LogHeader* h, std::string* why)
 // logHeaderCrc -- the crc stored in an encoded log header (the first batch's prev_crc).
 inline uint32_t logHeaderCrc(const uint8_t* p) { return rd32(p + 60); }
 
+constexpr uint8_t kFlagSeq = 1;  // put carries the entry's original seq (8 bytes after name+meta): compaction
+
 struct Op {
   uint8_t type = kOpPut;
+  uint64_t seq = 0;  // with kFlagSeq: the seq the entry had before compaction (0 = none)
   std::string name;  // UTF-8, 1..255 bytes
   std::string meta;  // <= 1 MiB
   uint64_t offset = 0;
   uint64_t length = 0;
 };
-inline uint64_t opSize(size_t nameLen, size_t metaLen) { return pad8(kOpHeaderSize + nameLen + metaLen); }
+inline uint64_t opSize(size_t nameLen, size_t metaLen, bool withSeq = false) {
+  return pad8(kOpHeaderSize + nameLen + metaLen + (withSeq ? 8 : 0));
+}
 
 // encodeBatch -- append one batch to `out`; returns its crc (the next batch's prev_crc).
 uint32_t encodeBatch(const std::vector<Op>& ops, uint64_t seq, uint64_t epoch, uint32_t prevCrc, std::vector<uint8_t>* out);

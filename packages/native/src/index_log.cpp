@@ -15,7 +15,7 @@ static void applyBatch(fmt::ParsedBatch& b, EntryMap* entries, const std::string
       Entry& e = (*entries)[std::move(op.name)];
       e.offset = op.offset;
       e.length = op.length;
-      e.seq = b.seq;
+      e.seq = op.seq ? op.seq : b.seq;
       e.meta = std::move(op.meta);
     } else if (entries->erase(op.name) == 0) {
       fail("ESHELF_CORRUPT", what + ": batch " + std::to_string(b.seq) + " erases missing entry \"" + op.name + "\"");
@@ -77,7 +77,8 @@ std::vector<uint8_t> compactImage(const fmt::Uuid& uuid, uint64_t epoch, uint64_
   fmt::LogHeader h;
   h.uuid = uuid;
   h.epoch = epoch;
-  h.baseSeq = seq;
+  // The compacted batch keeps the current seq, so a compaction is invisible to seq numbers.
+  h.baseSeq = entries.empty() ? seq : seq - 1;
   fmt::encodeLogHeader(h, img.data());
   uint32_t crc = fmt::logHeaderCrc(img.data());
   uint64_t newSeq = seq;
@@ -95,9 +96,9 @@ std::vector<uint8_t> compactImage(const fmt::Uuid& uuid, uint64_t epoch, uint64_
       op.meta = kv->second.meta;
       op.offset = kv->second.offset;
       op.length = kv->second.length;
+      op.seq = kv->second.seq;
       ops.push_back(std::move(op));
     }
-    newSeq = seq + 1;
     crc = fmt::encodeBatch(ops, newSeq, epoch, crc, &img);
   }
   st->header = h;

@@ -277,6 +277,11 @@ void PoolCore::openPair(const OpenOptions& o) {
       bool created = false;
       int fd = ::open(mapPath_.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
       if (fd < 0 && errno == ENOENT) {
+        struct stat ds;
+        if (!o.forceNew && ::lstat(dataPath_.c_str(), &ds) == 0) {
+          fail("ESHELF_CORRUPT", "pool " + path_ + ": " + mapPath_ + " is missing but " + dataPath_ +
+                                     " exists (refusing to overwrite it; use forceNew to start afresh)");
+        }
         if (!(o.create && o.size > 0)) {
           fail("ESHELF_NOT_FOUND", "pool " + path_ + " does not exist" + (o.create ? " (give a size to create it)" : ""));
         }
@@ -422,7 +427,7 @@ void PoolCore::createSingle(const OpenOptions& o, bool isDevice) {
   if (::fstat(dataFd_, &st) != 0) failOs(errno, "fstat", path_, "cannot create pool " + path_);
   uint64_t size = isDevice ? deviceSize(st, path_) : fmt::alignUp(o.size ? o.size : (uint64_t)st.st_size, fmt::kPage);
   uint64_t half = o.logSize ? fmt::alignUp(o.logSize, fmt::kPage)
-                            : std::min<uint64_t>(std::max<uint64_t>(fmt::alignUp(size / 64, fmt::kPage), kMiB), 256 * kMiB);
+                            : std::min<uint64_t>(std::max<uint64_t>(fmt::alignUp(size / 64, fmt::kPage), 64 * 1024), 256 * kMiB);
   uint64_t dataStart = fmt::kSuperSize + 2 * half;
   if (size < dataStart + fmt::kPage) {
     failRange("pool " + path_ + ": size " + std::to_string(size) + " is too small for the single layout (needs more than " +
@@ -521,7 +526,7 @@ void PoolCore::loadIndex() {
   live.reserve(entries_.size());
   for (const auto& kv : entries_) {
     const Entry& e = kv.second;
-    liveLog_ += fmt::opSize(kv.first.size(), e.meta.size());
+    liveLog_ += fmt::opSize(kv.first.size(), e.meta.size(), true);
     if (e.length == 0) {
       if (e.offset != 0) fail("ESHELF_CORRUPT", what + ": entry \"" + kv.first + "\" has an offset but no length");
       continue;
@@ -627,8 +632,10 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
   };
   for (BatchOp& op : ops) {
     if (!fmt::validUtf8Name(op.name)) {
-      fail("ESHELF_NAME", "entry name must be 1-255 bytes of valid UTF-8 (pool " + path_ + ", name of " +
-                              std::to_string(op.name.size()) + " bytes)");
+      std::string shown = op.name.substr(0, 40);
+      while (!shown.empty() && !fmt::validUtf8Name(shown)) shown.pop_back();  // don't cut a character in half
+      fail("ESHELF_NAME", "entry name \"" + shown + (op.name.size() > 40 ? "..." : "") + "\" (" +
+                              std::to_string(op.name.size()) + " bytes) must be 1-255 bytes of valid UTF-8 (pool " + path_ + ")");
     }
     Final cur;
     bool has = lookup(op.name, &cur);
@@ -713,7 +720,7 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
   for (const auto& kv : overlay) {
     auto e = entries_.find(kv.first);
     if (e != entries_.end()) {
-      liveLog_ -= fmt::opSize(kv.first.size(), e->second.meta.size());
+      liveLog_ -= fmt::opSize(kv.first.size(), e->second.meta.size(), true);
       if (e->second.length) oldExtents.push_back(e->second.offset);
     }
   }
@@ -730,7 +737,7 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
   }
   for (const auto& kv : overlay) {
     auto e = entries_.find(kv.first);
-    if (e != entries_.end()) liveLog_ += fmt::opSize(kv.first.size(), e->second.meta.size());
+    if (e != entries_.end()) liveLog_ += fmt::opSize(kv.first.size(), e->second.meta.size(), true);
   }
   for (uint64_t off : oldExtents) {
     if (!finalOwner.count(off)) alloc_.unname(off);
@@ -752,7 +759,7 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
 // maybeCompact -- rewrite the log once it is more than twice its live size (and worth the trouble).
 void PoolCore::maybeCompact() {
   uint64_t cap = log_->capacity();
-  bool big = st_.tail > 2 * liveLog_ && st_.tail > 64 * 1024;
+  bool big = st_.tail > 2 * liveLog_ && st_.tail > fmt::kPage;
   bool crowded = cap != UINT64_MAX && st_.tail > cap / 4 * 3 && st_.tail > liveLog_ * 5 / 4;
   if (!big && !crowded) return;
   try {
@@ -767,7 +774,13 @@ void PoolCore::compact() {
   requireWritable();
   ReplayState ns;
   std::vector<uint8_t> img = compactImage(super_.uuid, st_.header.epoch + 1, st_.seq, entries_, &ns);
-  log_->replaceAll(img);
+  try {
+    log_->replaceAll(img);
+  } catch (...) {
+    if (!single_) mapFd_ = static_cast<FileLog*>(log_.get())->fd();  // the store may have switched files
+    throw;
+  }
+  if (!single_) mapFd_ = static_cast<FileLog*>(log_.get())->fd();  // the new .map (locked) replaced the old fd
   TSMM_LOG(1, "compacted %s: %llu -> %zu bytes", path_.c_str(), (unsigned long long)st_.tail, img.size());
   st_ = ns;
 }
