@@ -75,7 +75,7 @@ bool Allocator::rebuild(uint64_t start, uint64_t end, std::vector<std::pair<uint
       bySize_.insert({x.first - cur, cur});
       free_ += x.first - cur;
     }
-    hint = used_.emplace_hint(used_.end(), x.first, ExtInfo{sz, ExtState::Live, 0});
+    hint = used_.emplace_hint(used_.end(), x.first, ExtInfo{sz, x.second, ExtState::Live, 0});
     cur = e;
   }
   if (end > cur) {
@@ -96,7 +96,7 @@ bool Allocator::markLive(uint64_t off, uint64_t len) {
   --it;
   if (it->first + it->second < endOff) return false;  // overlaps a used extent
   removeFree(off, sz);
-  used_[off] = ExtInfo{sz, ExtState::Live, 0};
+  used_[off] = ExtInfo{sz, len, ExtState::Live, 0};
   return true;
 }
 
@@ -118,7 +118,7 @@ bool Allocator::alloc(uint64_t len, uint64_t* off) {
     uint64_t a = fmt::alignUp(fOff, align);
     if (a - fOff + sz <= fLen) {
       removeFree(a, sz);
-      used_[a] = ExtInfo{sz, ExtState::Reserved, 0};
+      used_[a] = ExtInfo{sz, len, ExtState::Reserved, 0};
       *off = a;
       return true;
     }
@@ -136,7 +136,7 @@ ExtInfo* Allocator::containing(uint64_t off, uint64_t len, uint64_t* base) {
   if (it == used_.begin()) return nullptr;
   --it;
   uint64_t e;
-  if (fmt::addOver(off, len, &e) || e > it->first + it->second.length) return nullptr;
+  if (fmt::addOver(off, len, &e) || e > it->first + it->second.want) return nullptr;
   *base = it->first;
   return &it->second;
 }

@@ -21,7 +21,8 @@ namespace tsmm {
 enum class ExtState { Reserved, Live, Pinned };
 
 struct ExtInfo {
-  uint64_t length = 0;
+  uint64_t length = 0;  // aligned size it occupies
+  uint64_t want = 0;    // bytes asked for / named: views may not reach past it
   ExtState state = ExtState::Reserved;
   uint64_t views = 0;
   const std::string* owner = nullptr;  // Live: the entry name (a key of the pool's EntryMap, stable)
@@ -36,6 +37,8 @@ class Allocator {
   bool rebuild(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>& live);
   // markLive -- carve a named extent out of free space at open; false if it overlaps anything.
   bool markLive(uint64_t off, uint64_t len);
+  // setWant -- the extent at off is now named with `len` bytes.
+  void setWant(uint64_t off, uint64_t len) { auto* x = find(off); if (x) x->want = len; }
   // extend -- the region grew to `newEnd`.
   void extend(uint64_t newEnd);
   // alloc -- best-fit; 64-byte aligned, page-aligned when len >= 4096. Returns false when full.

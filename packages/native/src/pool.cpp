@@ -469,7 +469,7 @@ void PoolCore::createSingle(const OpenOptions& o, bool isDevice) {
 // mapRegion -- reserve address space once, map the region at its start, choose the persist method.
 void PoolCore::mapRegion(uint64_t size, uint64_t maxSize) {
   if (!reserve_) {
-    uint64_t want = std::max<uint64_t>(maxSize, std::max<uint64_t>(size * 4, 64 * kGiB));
+    uint64_t want = maxSize ? std::max<uint64_t>(maxSize, size) : std::max<uint64_t>(size * 4, 64 * kGiB);
     want = fmt::alignUp(want, 2 * kMiB);
     void* r = ::mmap(nullptr, want, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (r == MAP_FAILED) failOs(errno, "mmap", dataPath_, "cannot reserve address space for pool " + path_);
@@ -745,7 +745,9 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
   for (const auto& kv : finalOwner) {
     ExtInfo* x = alloc_.find(kv.first);
     x->state = ExtState::Live;
-    x->owner = &entries_.find(*kv.second)->first;
+    auto named = entries_.find(*kv.second);
+    x->owner = &named->first;
+    x->want = named->second.length;
   }
   st_.seq = seq;
   st_.lastCrc = crc;
