@@ -155,6 +155,8 @@ interface NativePool {
   entries(prefix: string): Entry[];
   view(offset: number, length: number): ArrayBuffer;
   persist(offset: number, length: number): void;
+  write(offset: number, data: ArrayBufferView | ArrayBuffer): void;
+  read(offset: number, length: number): Buffer;
   grow(size: number): void;
   refresh(): boolean;
   compact(): void;
@@ -338,6 +340,20 @@ export class Pool {
    */
   view(offset: number, length: number): ArrayBuffer {
     return this.native.view(offset, length);
+  }
+
+  /**
+   * Copy `data` into the pool at `offset` (inside one allocated or named extent). Unlike writing through
+   * a {@link view}, this creates no view, so nothing stays pinned until garbage collection.
+   * The bytes are not durable until {@link persist} or a {@link commit} that names a new extent.
+   */
+  write(offset: number, data: ArrayBufferView | ArrayBuffer): void {
+    this.native.write(offset, data);
+  }
+
+  /** Copy `length` bytes at `offset` (inside one extent) into a new Buffer. */
+  read(offset: number, length: number): Buffer {
+    return this.native.read(offset, length);
   }
 
   /**

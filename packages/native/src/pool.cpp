@@ -64,6 +64,27 @@ void lockOrFail(int fd, int op, const std::string& path, const std::string& pool
   failOs(e, "flock", path, "cannot lock pool " + pool);
 }
 
+// ofdLock -- open-file-description byte lock (single layout): byte 0 = the writer, byte 1 = every
+// opener (shared) and whoever re-creates or destroys the pool (exclusive). Released when the
+// descriptor closes, so a killed holder releases it too.
+void ofdLock(int fd, off_t byte, short type, const std::string& path, const std::string& pool) {
+  struct flock fl = {};
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = byte;
+  fl.l_len = 1;
+  if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) return;
+  int e = errno;
+  if (e == EAGAIN || e == EACCES) {
+    ShelfErr err("ESHELF_LOCKED", "pool " + pool + " is locked by another " + std::string(byte == 0 ? "writer" : "opener") + " (" + path + ")");
+    err.errnoName = "EWOULDBLOCK";
+    err.syscall = "fcntl";
+    err.path = path;
+    throw err;
+  }
+  failOs(e, "fcntl", path, "cannot lock pool " + pool);
+}
+
 struct Fd {
   int fd = -1;
   explicit Fd(int f = -1) : fd(f) {}
@@ -195,6 +216,7 @@ class RegionLog : public LogStore {
 
   uint64_t capacity() const override { return half_; }
   bool changed() override { return false; }
+  uint64_t active() const { return active_; }
 
  private:
   uint8_t* base_;
@@ -390,7 +412,8 @@ void PoolCore::openSingle(const OpenOptions& o) {
     if (errno == ENOENT) fail("ESHELF_NOT_FOUND", "pool " + path_ + " does not exist" + (readOnly_ || !o.create ? "" : " (give a size to create it)"));
     failOs(errno, "open", path_, "cannot open pool " + path_);
   }
-  lockOrFail(dataFd_, readOnly_ ? LOCK_SH : LOCK_EX, path_, path_);
+  if (!readOnly_) ofdLock(dataFd_, 0, F_WRLCK, path_, path_);
+  ofdLock(dataFd_, 1, F_RDLCK, path_, path_);
   struct stat st;
   if (::fstat(dataFd_, &st) != 0) failOs(errno, "fstat", path_, "cannot open pool " + path_);
   device_ = S_ISCHR(st.st_mode);
@@ -400,7 +423,9 @@ void PoolCore::openSingle(const OpenOptions& o) {
   if (!readOnly_ && (o.forceNew || daxReset || (!device_ && st.st_size == 0))) {
     if (!device_ && o.size == 0 && st.st_size == 0) fail("ESHELF_NOT_FOUND", "pool " + path_ + " does not exist (give a size to create it)");
     if (daxReset) TSMM_LOG(1, "DAX_RESET=1: clearing %s", path_.c_str());
+    ofdLock(dataFd_, 1, F_WRLCK, path_, path_);  // no reader may hold the old contents
     createSingle(o, device_);
+    ofdLock(dataFd_, 1, F_RDLCK, path_, path_);
     return;
   }
   uint8_t sb[fmt::kSuperSize];
@@ -707,7 +732,10 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
     crc = 0;
     bytes.clear();
     crc = fmt::encodeBatch(fops, st_.seq + 1, st_.header.epoch, st_.lastCrc, &bytes);
-    if (st_.tail + bytes.size() > log_->capacity()) fail("ESHELF_FULL", "pool " + path_ + ": index log area is full");
+    if (st_.tail + bytes.size() > log_->capacity()) {
+      fail("ESHELF_FULL", "pool " + path_ + ": index log area is full: a batch of " + std::to_string(bytes.size()) +
+                              " bytes putting \"" + fops[0].name + "\" does not fit (re-create with a larger logSize)");
+    }
   }
   try {
     log_->append(bytes.data(), bytes.size(), st_.tail);
@@ -823,6 +851,15 @@ uint64_t PoolCore::addView(uint64_t off, uint64_t len) {
 
 void PoolCore::dropView(uint64_t extentBase) { alloc_.dropView(extentBase); }
 
+void PoolCore::checkRange(uint64_t off, uint64_t len, const char* what) const {
+  requireOpen();
+  uint64_t base = 0;
+  const ExtInfo* x = const_cast<Allocator&>(alloc_).containing(off, len == 0 ? 1 : len, &base);
+  if (!x || x->state == ExtState::Pinned) {
+    failRange(std::string(what) + " [" + std::to_string(off) + ", +" + std::to_string(len) + ") does not lie inside one extent of pool " + path_);
+  }
+}
+
 void PoolCore::persist(uint64_t off, uint64_t len) {
   requireOpen();
   if (readOnly_) fail("ESHELF_READONLY", "pool " + path_ + " is open read-only: nothing to persist");
@@ -864,10 +901,34 @@ void PoolCore::grow(uint64_t newSize) {
 // refresh -- readers: pick up batches the writer committed since open (and a grown region).
 bool PoolCore::refresh() {
   requireOpen();
-  if (!readOnly_ || single_) return false;
+  if (!readOnly_) return false;
   uint64_t before = st_.seq;
-  FileLog* fl = static_cast<FileLog*>(log_.get());
-  if (fl->changed()) {
+  if (single_) {
+    // The writer appends into the active half and compacts by flipping halves; re-read until the
+    // active word is the same before and after the copy (a flip during the copy means: read again).
+    for (int attempt = 0;; attempt++) {
+      uint64_t active = fmt::rd64(base_ + fmt::kActiveHalfOff);
+      if (active > 1) fail("ESHELF_CORRUPT", path_ + ": bad active log half");
+      RegionLog* rl = static_cast<RegionLog*>(log_.get());
+      bool flipped = active != rl->active();
+      if (flipped) log_.reset(rl = new RegionLog(base_, super_.logOffset, super_.logHalf, active, method_, path_));
+      std::vector<uint8_t> img = rl->readAll();
+      if (fmt::rd64(base_ + fmt::kActiveHalfOff) != active) {
+        if (attempt < 100) continue;
+        fail("ESHELF_LOCKED", path_ + ": the writer keeps compacting; try again");
+      }
+      if (flipped) {
+        EntryMap fresh;
+        ReplayState ns = replayLog(img.data(), img.size(), super_.uuid, &fresh, path_ + " (index)");
+        entries_.swap(fresh);
+        st_ = ns;
+      } else {
+        replayMore(img.data(), img.size(), &st_, &entries_, path_ + " (index)");
+      }
+      break;
+    }
+  } else if (static_cast<FileLog*>(log_.get())->changed()) {
+    FileLog* fl = static_cast<FileLog*>(log_.get());
     int fd = ::open(mapPath_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) failOs(errno, "open", mapPath_, "cannot refresh pool " + path_);
     ::close(mapFd_);
@@ -879,7 +940,7 @@ bool PoolCore::refresh() {
     entries_.swap(fresh);
     st_ = ns;
   } else {
-    std::vector<uint8_t> img = fl->readAll();
+    std::vector<uint8_t> img = static_cast<FileLog*>(log_.get())->readAll();
     if (img.size() > st_.tail) replayMore(img.data(), img.size(), &st_, &entries_, mapPath_);
   }
   struct stat st;
@@ -957,7 +1018,16 @@ void PoolCore::destroy(const std::string& path, bool single) {
       failOs(errno, "open", f, "cannot destroy pool " + path);
     }
     held.emplace_back(new Fd(fd));
-    lockOrFail(fd, LOCK_EX, f, path);
+    if (single) {
+      ::close(held.back()->release());
+      fd = ::open(f.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) failOs(errno, "open", f, "cannot destroy pool " + path);
+      held.back()->fd = fd;
+      ofdLock(fd, 0, F_WRLCK, f, path);
+      ofdLock(fd, 1, F_WRLCK, f, path);
+    } else {
+      lockOrFail(fd, LOCK_EX, f, path);
+    }
   }
   if (held.empty()) fail("ESHELF_NOT_FOUND", "pool " + path + " does not exist");
   for (const std::string& f : files) ::unlink(f.c_str());

@@ -72,6 +72,9 @@ class PoolCore {
   // viewable -- check [off, off+len) lies in one non-free extent and count a view of it; returns its base.
   uint64_t addView(uint64_t off, uint64_t len);
   void dropView(uint64_t extentBase);
+  // checkRange -- [off, off+len) lies inside one allocated or named extent (for read/write copies).
+  void checkRange(uint64_t off, uint64_t len, const char* what) const;
+  bool readOnly() const { return readOnly_; }
   uint8_t* base() const { return base_; }
   void persist(uint64_t off, uint64_t len);
   void grow(uint64_t newSize);

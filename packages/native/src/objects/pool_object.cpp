@@ -1,6 +1,7 @@
 #include "objects/pool_object.hpp"
 
 #include <cmath>
+#include <cstring>
 
 #include "util/errors.hpp"
 
@@ -68,6 +69,8 @@ Napi::Function PoolObject::Define(Napi::Env env) {
                       InstanceMethod<&PoolObject::JS_entries>("entries"),
                       InstanceMethod<&PoolObject::JS_view>("view"),
                       InstanceMethod<&PoolObject::JS_persist>("persist"),
+                      InstanceMethod<&PoolObject::JS_write>("write"),
+                      InstanceMethod<&PoolObject::JS_read>("read"),
                       InstanceMethod<&PoolObject::JS_grow>("grow"),
                       InstanceMethod<&PoolObject::JS_refresh>("refresh"),
                       InstanceMethod<&PoolObject::JS_compact>("compact"),
@@ -234,6 +237,47 @@ Napi::Value PoolObject::JS_persist(const Napi::CallbackInfo& info) {
   JS_TRY
   core(info.Env()).persist(argU64(info[0], "offset"), argU64(info[1], "length"));
   return info.Env().Undefined();
+  JS_CATCH
+}
+
+// JS_write -- copy bytes of an ArrayBuffer view into an extent (no view is created, nothing is pinned).
+Napi::Value PoolObject::JS_write(const Napi::CallbackInfo& info) {
+  JS_TRY
+  PoolCore& c = core(info.Env());
+  uint64_t off = argU64(info[0], "offset");
+  const uint8_t* src = nullptr;
+  size_t n = 0;
+  if (info[1].IsTypedArray()) {
+    Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+    src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    n = ta.ByteLength();
+  } else if (info[1].IsDataView()) {
+    Napi::DataView dv = info[1].As<Napi::DataView>();
+    src = static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
+    n = dv.ByteLength();
+  } else if (info[1].IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = info[1].As<Napi::ArrayBuffer>();
+    src = static_cast<const uint8_t*>(ab.Data());
+    n = ab.ByteLength();
+  } else {
+    failType("Expected the data to be a TypedArray, DataView or ArrayBuffer");
+  }
+  if (c.readOnly()) fail("ESHELF_READONLY", "pool " + c.name() + " is open read-only");
+  c.checkRange(off, n, "write");
+  if (n) memmove(c.base() + off, src, n);
+  return info.Env().Undefined();
+  JS_CATCH
+}
+
+// JS_read -- copy bytes out of an extent into a new Buffer.
+Napi::Value PoolObject::JS_read(const Napi::CallbackInfo& info) {
+  JS_TRY
+  PoolCore& c = core(info.Env());
+  uint64_t off = argU64(info[0], "offset");
+  uint64_t len = argU64(info[1], "length");
+  if (len > fmt::kMaxView) failRange("read of " + std::to_string(len) + " bytes exceeds 4 GiB");
+  c.checkRange(off, len, "read");
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), c.base() + off, (size_t)len);
   JS_CATCH
 }
 

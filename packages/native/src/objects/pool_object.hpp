@@ -47,6 +47,8 @@ class PoolObject : public Napi::ObjectWrap<PoolObject> {
   Napi::Value JS_entries(const Napi::CallbackInfo& info);
   Napi::Value JS_view(const Napi::CallbackInfo& info);
   Napi::Value JS_persist(const Napi::CallbackInfo& info);
+  Napi::Value JS_write(const Napi::CallbackInfo& info);
+  Napi::Value JS_read(const Napi::CallbackInfo& info);
   Napi::Value JS_grow(const Napi::CallbackInfo& info);
   Napi::Value JS_refresh(const Napi::CallbackInfo& info);
   Napi::Value JS_compact(const Napi::CallbackInfo& info);
