@@ -157,6 +157,8 @@ interface NativePool {
   persist(offset: number, length: number): void;
   write(offset: number, data: ArrayBufferView | ArrayBuffer): void;
   read(offset: number, length: number): Buffer;
+  zero(offset: number, length: number): void;
+  unview(view: ArrayBuffer): boolean;
   grow(size: number): void;
   refresh(): boolean;
   compact(): void;
@@ -349,6 +351,22 @@ export class Pool {
    */
   write(offset: number, data: ArrayBufferView | ArrayBuffer): void {
     this.native.write(offset, data);
+  }
+
+  /**
+   * Make `length` bytes at `offset` (inside one extent) read as zeros. Whole pages are zeroed by the file
+   * system (`FALLOC_FL_ZERO_RANGE`) without writing data, so zeroing a fresh multi-GiB extent is cheap.
+   */
+  zero(offset: number, length: number): void {
+    this.native.zero(offset, length);
+  }
+
+  /**
+   * Release a view now instead of at garbage collection: it is detached (length 0 from here on) and stops
+   * pinning its extent. Use it for temporary views. Returns false if `view` is not a live view of this pool.
+   */
+  unview(view: ArrayBuffer): boolean {
+    return this.native.unview(view);
   }
 
   /** Copy `length` bytes at `offset` (inside one extent) into a new Buffer. */

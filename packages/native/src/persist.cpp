@@ -10,6 +10,9 @@
 #endif
 
 #include "sys.hpp"
+#ifdef TSMM_TRACE
+#include "trace.hpp"  // trace hook (issue 7), test build only
+#endif
 #include "util/debug.hpp"
 
 namespace tsmm {
@@ -82,9 +85,15 @@ int persistRange(PersistMethod m, uint8_t* addr, size_t len) {
       std::atomic_thread_fence(std::memory_order_seq_cst);
       return 0;
     default:
+#ifdef TSMM_TRACE
+      trace::before("flush", -1, addr);  // trace hook (issue 7): a power cut may strike before these lines are flushed
+#endif
       flushLines(m, addr, len);
 #if defined(__x86_64__)
       sfence();
+#endif
+#ifdef TSMM_TRACE
+      trace::afterPersist(addr, len, 64);  // trace hook (issue 7): these cache lines reached the medium
 #endif
       return 0;
   }

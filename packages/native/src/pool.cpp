@@ -1,6 +1,7 @@
 #include "pool.hpp"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -866,6 +867,30 @@ void PoolCore::persist(uint64_t off, uint64_t len) {
   uint64_t end;
   if (fmt::addOver(off, len, &end) || end > size_) failRange("persist [" + std::to_string(off) + ", +" + std::to_string(len) + ") is outside pool " + path_);
   persistOrThrow(off, len, "persist failed");
+}
+
+// zero -- see header. Edges that are not whole pages are cleared with memset.
+void PoolCore::zero(uint64_t off, uint64_t len) {
+  requireWritable();
+  checkRange(off, len, "zero");
+  if (len == 0) return;
+  uint64_t a = fmt::alignUp(off, fmt::kPage), b = (off + len) / fmt::kPage * fmt::kPage;
+  bool done = false;
+  if (b > a + 16 * fmt::kPage && !device_ && medium_ != Medium::Dax) {
+    if (::fallocate(dataFd_, FALLOC_FL_ZERO_RANGE, (off_t)a, (off_t)(b - a)) == 0) {
+      done = true;
+    } else if (::fallocate(dataFd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)a, (off_t)(b - a)) == 0) {
+      // the hole must be reserved again, or a later store could SIGBUS on a full disk
+      if (sys::fallocate(dataFd_, (off_t)a, (off_t)(b - a)) != 0) failOs(errno, "posix_fallocate", dataPath_, "cannot re-reserve zeroed space of pool " + path_);
+      done = true;
+    }
+  }
+  if (done) {
+    if (a > off) memset(base_ + off, 0, a - off);
+    if (off + len > b) memset(base_ + b, 0, off + len - b);
+  } else {
+    memset(base_ + off, 0, len);
+  }
 }
 
 // grow -- reserve the new space on disk, make the new size durable, map it right after the old end.

@@ -77,6 +77,9 @@ class PoolCore {
   bool readOnly() const { return readOnly_; }
   uint8_t* base() const { return base_; }
   void persist(uint64_t off, uint64_t len);
+  // zero -- make [off, off+len) of one extent read as zeros; whole pages by FALLOC_FL_ZERO_RANGE
+  // (no data written, blocks stay reserved), falling back to punch-hole + re-reserve, then memset.
+  void zero(uint64_t off, uint64_t len);
   void grow(uint64_t newSize);
   bool refresh();
   void compact();

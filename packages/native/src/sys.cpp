@@ -9,6 +9,18 @@
 #include <cerrno>
 #include <cstring>
 
+// --- power-cut trace hooks (issue 7). Only the tsmm_trace test build defines TSMM_TRACE (binding.gyp);
+// in the normal build these expand to nothing. See trace.hpp for what they record.
+#ifdef TSMM_TRACE
+#include "trace.hpp"
+#define TSMM_TRACE_BEFORE(call, fd, addr) ::tsmm::trace::before(call, fd, addr)
+#define TSMM_TRACE_AFTER(stmt) stmt
+#else
+#define TSMM_TRACE_BEFORE(call, fd, addr) ((void)0)
+#define TSMM_TRACE_AFTER(stmt) ((void)0)
+#endif
+// --- end of trace hooks
+
 namespace tsmm {
 namespace sys {
 namespace {
@@ -42,6 +54,7 @@ bool tripped(Call c) {
 
 // fallocate -- reserve blocks so that stores through the mapping never SIGBUS on a full disk.
 int fallocate(int fd, off_t offset, off_t len) {
+  TSMM_TRACE_BEFORE("posix_fallocate", fd, nullptr);  // trace hook
   if (tripped(kFallocate)) return -1;
   int r = posix_fallocate(fd, offset, len);
   if (r != 0) {
@@ -52,32 +65,47 @@ int fallocate(int fd, off_t offset, off_t len) {
 }
 
 int msync(void* addr, size_t len, int flags) {
+  TSMM_TRACE_BEFORE("msync", -1, addr);  // trace hook
   if (tripped(kMsync)) return -1;
-  return ::msync(addr, len, flags);
+  int r = ::msync(addr, len, flags);
+  TSMM_TRACE_AFTER(if (r == 0) ::tsmm::trace::afterPersist(addr, len, 4096));  // trace hook
+  return r;
 }
 
 int fdatasync(int fd) {
+  TSMM_TRACE_BEFORE("fdatasync", fd, nullptr);  // trace hook
   if (tripped(kFdatasync)) return -1;
-  return ::fdatasync(fd);
+  int r = ::fdatasync(fd);
+  TSMM_TRACE_AFTER(if (r == 0) ::tsmm::trace::afterSync(fd));  // trace hook
+  return r;
 }
 
 int fsync(int fd) {
+  TSMM_TRACE_BEFORE("fsync", fd, nullptr);  // trace hook
   if (tripped(kFsync)) return -1;
-  return ::fsync(fd);
+  int r = ::fsync(fd);
+  TSMM_TRACE_AFTER(if (r == 0) ::tsmm::trace::afterSync(fd));  // trace hook
+  return r;
 }
 
 void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
   if (tripped(kMmap)) return MAP_FAILED;
-  return ::mmap(addr, len, prot, flags, fd, off);
+  void* m = ::mmap(addr, len, prot, flags, fd, off);
+  TSMM_TRACE_AFTER(if (m != MAP_FAILED) ::tsmm::trace::afterMmap(m, len, flags, fd, off));  // trace hook
+  return m;
 }
 
 int rename(const char* from, const char* to) {
+  TSMM_TRACE_BEFORE("rename", -1, nullptr);  // trace hook
   if (tripped(kRename)) return -1;
-  return ::rename(from, to);
+  int r = ::rename(from, to);
+  TSMM_TRACE_AFTER(if (r == 0) ::tsmm::trace::afterRename(from, to));  // trace hook
+  return r;
 }
 
 // pwrite -- write all n bytes at off (short writes are retried), -1/errno on failure.
 ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  TSMM_TRACE_BEFORE("pwrite", fd, nullptr);  // trace hook
   if (tripped(kPwrite)) return -1;
   const char* p = static_cast<const char*>(buf);
   size_t done = 0;
@@ -113,6 +141,7 @@ ssize_t pread(int fd, void* buf, size_t n, off_t off) {
 }
 
 int ftruncate(int fd, off_t len) {
+  TSMM_TRACE_BEFORE("ftruncate", fd, nullptr);  // trace hook
   if (tripped(kFtruncate)) return -1;
   return ::ftruncate(fd, len);
 }

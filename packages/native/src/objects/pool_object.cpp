@@ -13,6 +13,7 @@ struct ViewRec {
   std::shared_ptr<ViewTable> table;
   uint64_t id = 0;
   uint64_t extent = 0;
+  bool released = false;  // unview() already dropped the count
 };
 
 // rethrowJs -- see header.
@@ -70,6 +71,8 @@ Napi::Function PoolObject::Define(Napi::Env env) {
                       InstanceMethod<&PoolObject::JS_view>("view"),
                       InstanceMethod<&PoolObject::JS_persist>("persist"),
                       InstanceMethod<&PoolObject::JS_write>("write"),
+                      InstanceMethod<&PoolObject::JS_zero>("zero"),
+                      InstanceMethod<&PoolObject::JS_unview>("unview"),
                       InstanceMethod<&PoolObject::JS_read>("read"),
                       InstanceMethod<&PoolObject::JS_grow>("grow"),
                       InstanceMethod<&PoolObject::JS_refresh>("refresh"),
@@ -196,7 +199,7 @@ Napi::Value PoolObject::JS_entries(const Napi::CallbackInfo& info) {
 
 // viewFinalize -- a view was collected: drop the extent's view count and forget the view.
 static void viewFinalize(Napi::Env, void*, ViewRec* rec) {
-  rec->core->dropView(rec->extent);
+  if (!rec->released) rec->core->dropView(rec->extent);
   rec->table->live.erase(rec->id);
   if (rec->table->ownerGone && rec->table->live.empty()) rec->core->close();  // unmaps: no view is left
   delete rec;
@@ -269,6 +272,33 @@ Napi::Value PoolObject::JS_write(const Napi::CallbackInfo& info) {
   JS_CATCH
 }
 
+Napi::Value PoolObject::JS_zero(const Napi::CallbackInfo& info) {
+  JS_TRY
+  core(info.Env()).zero(argU64(info[0], "offset"), argU64(info[1], "length"));
+  return info.Env().Undefined();
+  JS_CATCH
+}
+
+// JS_unview -- detach a view handed out by this pool now and stop it pinning its extent.
+// Returns false if the buffer is not a live view of this pool.
+Napi::Value PoolObject::JS_unview(const Napi::CallbackInfo& info) {
+  JS_TRY
+  if (!info[0].IsArrayBuffer()) failType("Expected an ArrayBuffer returned by view()");
+  Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+  for (auto& kv : views_->live) {
+    ViewRec* r = kv.second;
+    if (r->released) continue;
+    Napi::ArrayBuffer v = r->ref.Value();
+    if (v.IsEmpty() || !v.StrictEquals(ab)) continue;
+    r->released = true;
+    if (core_) core_->dropView(r->extent);
+    if (!ab.IsDetached()) ab.Detach();
+    return Napi::Boolean::New(info.Env(), true);
+  }
+  return Napi::Boolean::New(info.Env(), false);
+  JS_CATCH
+}
+
 // JS_read -- copy bytes out of an extent into a new Buffer.
 Napi::Value PoolObject::JS_read(const Napi::CallbackInfo& info) {
   JS_TRY
@@ -322,7 +352,9 @@ Napi::Value PoolObject::JS_stats(const Napi::CallbackInfo& info) {
   o.Set("medium", Napi::String::New(env, s.medium));
   o.Set("persistMethod", Napi::String::New(env, s.persistMethod));
   o.Set("durable", Napi::Boolean::New(env, s.durable));
-  num("views", views_->live.size());
+  uint64_t nviews = 0;
+  for (const auto& kv : views_->live) nviews += kv.second->released ? 0 : 1;
+  num("views", nviews);
   o.Set("layout", Napi::String::New(env, s.single ? "single" : "pair"));
   o.Set("readOnly", Napi::Boolean::New(env, s.readOnly));
   return o;

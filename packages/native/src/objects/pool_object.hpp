@@ -48,6 +48,8 @@ class PoolObject : public Napi::ObjectWrap<PoolObject> {
   Napi::Value JS_view(const Napi::CallbackInfo& info);
   Napi::Value JS_persist(const Napi::CallbackInfo& info);
   Napi::Value JS_write(const Napi::CallbackInfo& info);
+  Napi::Value JS_zero(const Napi::CallbackInfo& info);
+  Napi::Value JS_unview(const Napi::CallbackInfo& info);
   Napi::Value JS_read(const Napi::CallbackInfo& info);
   Napi::Value JS_grow(const Napi::CallbackInfo& info);
   Napi::Value JS_refresh(const Napi::CallbackInfo& info);
