@@ -182,7 +182,8 @@ Parse parseBatch(const uint8_t* p, uint64_t avail, uint64_t expectSeq, uint64_t 
   out->size = kBatchHeaderSize + payload;
   out->ops.clear();
   uint32_t nops = rd32(p + 24);
-  if (nops == 0 || (uint64_t)nops > payload / kOpHeaderSize) { *why = "batch op count out of range"; return Parse::Corrupt; }
+  // nops == 0 only for the compaction batch of an empty pool (payload 0)
+  if ((nops == 0) != (payload == 0) || (uint64_t)nops > payload / kOpHeaderSize) { *why = "batch op count out of range"; return Parse::Corrupt; }
   out->ops.reserve(nops);
   const uint8_t* q = p + kBatchHeaderSize;
   uint64_t left = payload;

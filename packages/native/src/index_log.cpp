@@ -60,6 +60,10 @@ ReplayState replayLog(const uint8_t* p, uint64_t n, const fmt::Uuid& uuid, Entry
   st.lastCrc = fmt::logHeaderCrc(p);
   st.tail = fmt::kLogHeaderSize;
   replayFrom(p, n, &st, entries, what);
+  if (st.header.epoch > 1 && st.batches == 0) {
+    // a compacted log starts with its compaction batch, written and made durable before the log was switched to
+    fail("ESHELF_CORRUPT", what + ": the compaction batch of epoch " + std::to_string(st.header.epoch) + " is damaged");
+  }
   TSMM_LOG(1, "replayed %s: %llu batches, seq %llu, %zu entries, tail %llu of %llu", what.c_str(),
            (unsigned long long)st.batches, (unsigned long long)st.seq, entries->size(), (unsigned long long)st.tail,
            (unsigned long long)n);
@@ -77,36 +81,36 @@ std::vector<uint8_t> compactImage(const fmt::Uuid& uuid, uint64_t epoch, uint64_
   fmt::LogHeader h;
   h.uuid = uuid;
   h.epoch = epoch;
-  // The compacted batch keeps the current seq, so a compaction is invisible to seq numbers.
-  h.baseSeq = entries.empty() ? seq : seq - 1;
+  // The compacted batch keeps the current seq, so a compaction is invisible to seq numbers. It is
+  // always written (with no ops for an empty pool): replay requires it, so that damage to it can never
+  // pass for a torn append and silently empty the pool.
+  h.baseSeq = seq - 1;
   fmt::encodeLogHeader(h, img.data());
   uint32_t crc = fmt::logHeaderCrc(img.data());
   uint64_t newSeq = seq;
-  if (!entries.empty()) {
-    std::vector<const std::pair<const std::string, Entry>*> sorted;
-    sorted.reserve(entries.size());
-    for (const auto& kv : entries) sorted.push_back(&kv);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-    std::vector<fmt::Op> ops;
-    ops.reserve(sorted.size());
-    for (auto* kv : sorted) {
-      fmt::Op op;
-      op.type = fmt::kOpPut;
-      op.name = kv->first;
-      op.meta = kv->second.meta;
-      op.offset = kv->second.offset;
-      op.length = kv->second.length;
-      op.seq = kv->second.seq;
-      ops.push_back(std::move(op));
-    }
-    crc = fmt::encodeBatch(ops, newSeq, epoch, crc, &img);
+  std::vector<const std::pair<const std::string, Entry>*> sorted;
+  sorted.reserve(entries.size());
+  for (const auto& kv : entries) sorted.push_back(&kv);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  std::vector<fmt::Op> ops;
+  ops.reserve(sorted.size());
+  for (auto* kv : sorted) {
+    fmt::Op op;
+    op.type = fmt::kOpPut;
+    op.name = kv->first;
+    op.meta = kv->second.meta;
+    op.offset = kv->second.offset;
+    op.length = kv->second.length;
+    op.seq = kv->second.seq;
+    ops.push_back(std::move(op));
   }
+  crc = fmt::encodeBatch(ops, newSeq, epoch, crc, &img);
   st->header = h;
   st->seq = newSeq;
   st->lastCrc = crc;
   st->tail = img.size();
   st->end = img.size();
-  st->batches = entries.empty() ? 0 : 1;
+  st->batches = 1;
   return img;
 }
 

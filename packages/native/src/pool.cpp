@@ -127,7 +127,8 @@ class FileLog : public LogStore {
     if (sys::fdatasync(fd_) != 0) {
       int e = errno;
       if (sys::ftruncate(fd_, (off_t)at) != 0 || sys::fdatasync(fd_) != 0) *poisoned_ = true;
-      failOs(e, "fdatasync", path_, "commit not durable, nothing committed");
+      failOs(e, "fdatasync", path_, *poisoned_ ? "commit not durable; its outcome is unknown until the pool is re-opened"
+                                                : "commit not durable, nothing committed");
     }
   }
 
@@ -441,10 +442,28 @@ void PoolCore::openSingle(const OpenOptions& o) {
     failOs(errno, "posix_fallocate", path_, "cannot reserve the space of pool " + path_);
   }
   mapRegion(size, o.maxSize);
-  uint64_t active = fmt::rd64(base_ + fmt::kActiveHalfOff);
-  if (active > 1) fail("ESHELF_CORRUPT", path_ + ": bad active log half " + std::to_string(active));
-  log_.reset(new RegionLog(base_, super_.logOffset, super_.logHalf, active, method_, path_));
+  log_.reset(new RegionLog(base_, super_.logOffset, super_.logHalf, chooseHalf(), method_, path_));
   loadIndex();
+}
+
+// chooseHalf -- the single layout's live log half: the one whose header is valid with the highest epoch
+// (a switch persists the new half before the active word, so the newest valid half is the live one, and
+// a damaged active word cannot resurrect an older state). The active word is kept as a cross-check.
+uint64_t PoolCore::chooseHalf() const {
+  fmt::LogHeader h[2];
+  bool ok[2];
+  std::string why;
+  for (int i = 0; i < 2; i++) {
+    ok[i] = fmt::decodeLogHeader(base_ + super_.logOffset + i * super_.logHalf, fmt::kLogHeaderSize, &h[i], &why) &&
+            h[i].uuid == super_.uuid;
+  }
+  if (!ok[0] && !ok[1]) fail("ESHELF_CORRUPT", path_ + ": neither index log half has a valid header");
+  uint64_t pick = !ok[1] ? 0 : !ok[0] ? 1 : (h[1].epoch > h[0].epoch ? 1 : 0);
+  if (ok[0] && ok[1] && h[0].epoch == h[1].epoch) fail("ESHELF_CORRUPT", path_ + ": both index log halves claim the same epoch");
+  uint64_t word = fmt::rd64(base_ + fmt::kActiveHalfOff);
+  if (word != pick) TSMM_LOG(1, "%s: active-half word says %llu, contents say %llu (using %llu)", path_.c_str(),
+                             (unsigned long long)word, (unsigned long long)pick, (unsigned long long)pick);
+  return pick;
 }
 
 // createSingle -- lay out a new single-file pool; the superblock is written last (commit point).
@@ -481,7 +500,9 @@ void PoolCore::createSingle(const OpenOptions& o, bool isDevice) {
   h.uuid = super_.uuid;
   fmt::encodeLogHeader(h, base_ + super_.logOffset);
   memset(base_ + super_.logOffset + fmt::kLogHeaderSize, 0, fmt::kBatchHeaderSize);
+  memset(base_ + super_.logOffset + half, 0, fmt::kLogHeaderSize);  // half 1 holds no valid header
   persistOrThrow(super_.logOffset, fmt::kLogHeaderSize + fmt::kBatchHeaderSize, "cannot create pool");
+  persistOrThrow(super_.logOffset + half, fmt::kLogHeaderSize, "cannot create pool");
   uint8_t sb[fmt::kSuperSize];
   fmt::encodeSuper(super_, sb);
   memcpy(base_, sb, fmt::kSuperSize);  // active half word (offset 128) is 0
@@ -803,6 +824,7 @@ void PoolCore::maybeCompact() {
 // compact -- write the live entries as a new log (epoch + 1) and switch to it atomically.
 void PoolCore::compact() {
   requireWritable();
+  if (st_.seq == 0) return;  // nothing was ever committed: the log is its header
   ReplayState ns;
   std::vector<uint8_t> img = compactImage(super_.uuid, st_.header.epoch + 1, st_.seq, entries_, &ns);
   try {
@@ -932,13 +954,12 @@ bool PoolCore::refresh() {
     // The writer appends into the active half and compacts by flipping halves; re-read until the
     // active word is the same before and after the copy (a flip during the copy means: read again).
     for (int attempt = 0;; attempt++) {
-      uint64_t active = fmt::rd64(base_ + fmt::kActiveHalfOff);
-      if (active > 1) fail("ESHELF_CORRUPT", path_ + ": bad active log half");
+      uint64_t active = chooseHalf();
       RegionLog* rl = static_cast<RegionLog*>(log_.get());
       bool flipped = active != rl->active();
       if (flipped) log_.reset(rl = new RegionLog(base_, super_.logOffset, super_.logHalf, active, method_, path_));
       std::vector<uint8_t> img = rl->readAll();
-      if (fmt::rd64(base_ + fmt::kActiveHalfOff) != active) {
+      if (chooseHalf() != active) {
         if (attempt < 100) continue;
         fail("ESHELF_LOCKED", path_ + ": the writer keeps compacting; try again");
       }

@@ -95,6 +95,7 @@ class PoolCore {
   void createPair(const OpenOptions& o);
   void createSingle(const OpenOptions& o, bool isDevice);
   void mapRegion(uint64_t size, uint64_t maxSize);
+  uint64_t chooseHalf() const;  // single layout: which log half is live
   void loadIndex();  // replay + allocator rebuild + tail truncation
   void requireOpen() const;
   void requireWritable() const;
