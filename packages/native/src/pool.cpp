@@ -729,10 +729,18 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
     dirty.emplace_back(kv.second.offset, kv.second.offset + kv.second.length);
   }
   std::sort(dirty.begin(), dirty.end());
+  if (!dirty.empty() && method_ == PersistMethod::Msync) {
+    // msync's cost is the file system's flush, not the pages it walks: one call over the hull of all
+    // new extents is far cheaper than one per extent (clean pages in between are skipped by the kernel).
+    uint64_t lo = dirty.front().first, hi = 0;
+    for (const auto& d : dirty) hi = std::max(hi, d.second);
+    persistOrThrow(lo, hi - lo, "cannot persist entry data");
+    dirty.clear();
+  }
   for (size_t i = 0; i < dirty.size();) {
     uint64_t s0 = dirty[i].first, e0 = dirty[i].second;
     size_t j = i + 1;
-    while (j < dirty.size() && dirty[j].first <= fmt::alignUp(e0, fmt::kPage)) { e0 = std::max(e0, dirty[j].second); j++; }
+    while (j < dirty.size() && dirty[j].first <= fmt::alignUp(e0, 64)) { e0 = std::max(e0, dirty[j].second); j++; }
     persistOrThrow(s0, e0 - s0, "cannot persist entry data");
     i = j;
   }
