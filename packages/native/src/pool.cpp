@@ -323,7 +323,23 @@ void PoolCore::openPair(const OpenOptions& o) {
         fail("ESHELF_LOCKED", "pool " + path_ + " keeps changing under us (" + mapPath_ + ")");
       }
       mapFd_ = guard.release();
-      bool fresh = created || a.st_size == 0;  // an empty .map is a creation that never finished
+      bool fresh = created || a.st_size == 0;  // an empty .map is a creation that never finished...
+      if (fresh && !created && !o.forceNew) {
+        // ...unless the .data already holds a whole pool: then the index was lost, and re-creating would
+        // wipe data that may still be recovered. Refuse; forceNew is the explicit way.
+        int dfd = ::open(dataPath_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd >= 0) {
+          uint8_t sb[fmt::kSuperSize];
+          ssize_t r = sys::pread(dfd, sb, sizeof sb, 0);
+          ::close(dfd);
+          fmt::Super sup;
+          std::string why;
+          if (r > 0 && fmt::decodeSuper(sb, (size_t)r, &sup, &why)) {
+            fail("ESHELF_CORRUPT", "pool " + path_ + ": " + mapPath_ + " is empty but " + dataPath_ +
+                                       " holds a pool (refusing to overwrite it; use forceNew to start afresh)");
+          }
+        }
+      }
       if (fresh && !(o.size > 0)) {
         fail("ESHELF_NOT_FOUND", "pool " + path_ + " does not exist (give a size to create it)");
       }
