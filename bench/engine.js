@@ -21,7 +21,7 @@ try {
     const ops = [];
     for (let j = i; j < Math.min(N, i + 1000); j++) {
       const off = p.alloc(64);
-      ops.push({ type: 'put', name: `var/${j}`, offset: off, length: 64, meta: Buffer.from('{"kind":"bytes"}') });
+      ops.push({ type: 'put', name: `var/${j}`, offset: off, length: 64, meta: Buffer.from(JSON.stringify({ v: 1, kind: "ndarray", header: { dtype: "float64", shape: [8], stride: [1], order: "C" } })) });
     }
     p.commit(ops);
   }

@@ -86,7 +86,7 @@ export interface PoolOptions {
   readOnly?: boolean;
   /** `'pair'` (default for files): `PATH.data` + `PATH.map`. `'single'`: one file, index in a reserved head (forced for character devices). */
   layout?: Layout;
-  /** Single layout only: bytes reserved for each of the two index-log halves (default: size/64, clamped to [1 MiB, 256 MiB]). */
+  /** Single layout only: bytes reserved for each of the two index-log halves (default: size/64, clamped to [64 KiB, 256 MiB]). */
   logSize?: number;
   /** Virtual address space reserved for in-place growth (default: max(4 × size, 64 GiB)). */
   maxSize?: number;
@@ -219,7 +219,10 @@ export function checkPoolPath(p: unknown): string {
 /**
  * A persistent pool: map, allocate, name, persist, commit, recover, lock.
  *
- * One writer per pool at a time (an exclusive `flock` on the index), any number of read-only openers.
+ * One writer per pool at a time (an exclusive `flock` on the .map; an OFD byte lock in the single layout), any number
+ * of read-only openers alongside it. A reader sees whole committed batches only; {@link Pool.refresh} picks up new ones.
+ * Note for readers: once the writer erases an entry, it may reuse that space, so bytes a reader reads under a name
+ * are only trusted if that name is still committed at the reader's next `refresh()`.
  * Every method throws {@link ShelfError} `ESHELF_CLOSED` after {@link Pool.close}.
  */
 export class Pool {
@@ -392,7 +395,7 @@ export class Pool {
     return this.native.refresh();
   }
 
-  /** Rewrite the index log with only live entries (the engine also does this by itself past 2× live size). */
+  /** Rewrite the index log with only live entries (the engine also does this by itself once the log is past twice its live size and one page). */
   compact(): void {
     this.native.compact();
   }

@@ -19,6 +19,7 @@ void Allocator::reset(uint64_t start, uint64_t end) {
   freeByOff_.clear();
   bySize_.clear();
   used_.clear();
+  inState_[0] = inState_[1] = inState_[2] = 0;
   if (end > start) addFree(start, end - start);
 }
 
@@ -61,21 +62,22 @@ void Allocator::removeFree(uint64_t off, uint64_t len) {
 }
 
 // rebuild -- sort the live extents, check them, and make every gap between them one free extent.
-bool Allocator::rebuild(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>& live) {
+bool Allocator::rebuild(uint64_t start, uint64_t end, std::vector<LiveExt>& live) {
   reset(start, start);
   end_ = end;
   std::sort(live.begin(), live.end());
   uint64_t cur = start;
   auto hint = used_.end();
   for (const auto& x : live) {
-    uint64_t sz = alignedSize(x.second), e;
-    if (x.first < cur || fmt::addOver(x.first, sz, &e) || e > end) return false;
-    if (x.first > cur) {
-      freeByOff_.emplace_hint(freeByOff_.end(), cur, x.first - cur);
-      bySize_.insert({x.first - cur, cur});
-      free_ += x.first - cur;
+    uint64_t sz = alignedSize(x.length), e;
+    if (x.offset < cur || fmt::addOver(x.offset, sz, &e) || e > end) return false;
+    if (x.offset > cur) {
+      freeByOff_.emplace_hint(freeByOff_.end(), cur, x.offset - cur);
+      bySize_.insert({x.offset - cur, cur});
+      free_ += x.offset - cur;
     }
-    hint = used_.emplace_hint(used_.end(), x.first, ExtInfo{sz, x.second, ExtState::Live, 0});
+    hint = used_.emplace_hint(used_.end(), x.offset, ExtInfo{sz, x.length, ExtState::Live, 0, x.owner});
+    inState_[(int)ExtState::Live] += sz;
     cur = e;
   }
   if (end > cur) {
@@ -97,6 +99,7 @@ bool Allocator::markLive(uint64_t off, uint64_t len) {
   if (it->first + it->second < endOff) return false;  // overlaps a used extent
   removeFree(off, sz);
   used_[off] = ExtInfo{sz, len, ExtState::Live, 0};
+  inState_[(int)ExtState::Live] += sz;
   return true;
 }
 
@@ -119,6 +122,7 @@ bool Allocator::alloc(uint64_t len, uint64_t* off) {
     if (a - fOff + sz <= fLen) {
       removeFree(a, sz);
       used_[a] = ExtInfo{sz, len, ExtState::Reserved, 0};
+      inState_[(int)ExtState::Reserved] += sz;
       *off = a;
       return true;
     }
@@ -147,10 +151,11 @@ void Allocator::unname(uint64_t off) {
   if (it == used_.end()) return;
   if (it->second.views == 0) {
     uint64_t len = it->second.length;
+    inState_[(int)it->second.state] -= len;
     used_.erase(it);
     addFree(off, len);
   } else {
-    it->second.state = ExtState::Pinned;
+    setState(&it->second, ExtState::Pinned);
     it->second.owner = nullptr;
   }
 }
@@ -161,15 +166,10 @@ void Allocator::dropView(uint64_t off) {
   if (it == used_.end() || it->second.views == 0) return;
   if (--it->second.views == 0 && it->second.state == ExtState::Pinned) {
     uint64_t len = it->second.length;
+    inState_[(int)ExtState::Pinned] -= len;
     used_.erase(it);
     addFree(off, len);
   }
-}
-
-uint64_t Allocator::bytesIn(ExtState s) const {
-  uint64_t n = 0;
-  for (const auto& kv : used_) if (kv.second.state == s) n += kv.second.length;
-  return n;
 }
 
 }  // namespace tsmm

@@ -34,7 +34,12 @@ class Allocator {
   void reset(uint64_t start, uint64_t end);
   // rebuild -- region [start, end) with exactly these extents live (offset, length); everything else free.
   // Returns false (state unspecified) if an extent is out of bounds or two overlap. One sorted pass.
-  bool rebuild(uint64_t start, uint64_t end, std::vector<std::pair<uint64_t, uint64_t>>& live);
+  struct LiveExt {
+    uint64_t offset, length;
+    const std::string* owner;
+    bool operator<(const LiveExt& o) const { return offset < o.offset; }
+  };
+  bool rebuild(uint64_t start, uint64_t end, std::vector<LiveExt>& live);
   // markLive -- carve a named extent out of free space at open; false if it overlaps anything.
   bool markLive(uint64_t off, uint64_t len);
   // setWant -- the extent at off is now named with `len` bytes.
@@ -56,7 +61,9 @@ class Allocator {
 
   uint64_t freeBytes() const { return free_; }
   uint64_t largestFree() const { return bySize_.empty() ? 0 : bySize_.rbegin()->first; }
-  uint64_t bytesIn(ExtState s) const;
+  uint64_t bytesIn(ExtState s) const { return inState_[(int)s]; }
+  // setState -- move a non-free extent to another state (keeps the per-state byte counts).
+  void setState(ExtInfo* x, ExtState s) { inState_[(int)x->state] -= x->length; x->state = s; inState_[(int)s] += x->length; }
   uint64_t end() const { return end_; }
 
  private:
@@ -66,6 +73,7 @@ class Allocator {
   std::map<uint64_t, uint64_t> freeByOff_;
   std::set<std::pair<uint64_t, uint64_t>> bySize_;  // (len, off)
   std::map<uint64_t, ExtInfo> used_;               // non-free extents by offset
+  uint64_t inState_[3] = {0, 0, 0};                // bytes per ExtState
 };
 
 }  // namespace tsmm

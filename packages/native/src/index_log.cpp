@@ -9,7 +9,6 @@ namespace tsmm {
 
 // applyBatch -- apply parsed ops in order; an erase of a missing name is corruption.
 static void applyBatch(fmt::ParsedBatch& b, EntryMap* entries, const std::string& what) {
-  if (entries->empty()) entries->reserve(b.ops.size());
   for (fmt::Op& op : b.ops) {
     if (op.type == fmt::kOpPut) {
       Entry& e = (*entries)[std::move(op.name)];
@@ -59,6 +58,7 @@ ReplayState replayLog(const uint8_t* p, uint64_t n, const fmt::Uuid& uuid, Entry
   st.seq = st.header.baseSeq;
   st.lastCrc = fmt::logHeaderCrc(p);
   st.tail = fmt::kLogHeaderSize;
+  entries->reserve(std::min<uint64_t>(n / 96, 1u << 24));  // an op takes >= 32 bytes; most take ~100
   replayFrom(p, n, &st, entries, what);
   if (st.header.epoch > 1 && st.batches == 0) {
     // a compacted log starts with its compaction batch, written and made durable before the log was switched to

@@ -279,6 +279,22 @@ void PoolCore::openPair(const OpenOptions& o) {
   dataPath_ = path_ + ".data";
   mapPath_ = path_ + ".map";
   struct stat st;
+  if (::lstat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode) && o.forceNew && !readOnly_) {
+    // forceNew: a single-layout pool of the same name is replaced too (only a file with our superblock)
+    int fd = ::open(path_.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      Fd g(fd);
+      uint8_t sb[fmt::kSuperSize];
+      fmt::Super sup;
+      std::string why;
+      ssize_t r = sys::pread(fd, sb, sizeof sb, 0);
+      if (r > 0 && fmt::decodeSuper(sb, (size_t)r, &sup, &why) && sup.layout == fmt::kLayoutSingle) {
+        ofdLock(fd, 0, F_WRLCK, path_, path_);
+        ofdLock(fd, 1, F_WRLCK, path_, path_);
+        ::unlink(path_.c_str());
+      }
+    }
+  }
   if (::lstat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !o.forceNew) {
     // a single-layout pool sits at the bare path
     fail("ESHELF_EXISTS", "pool " + path_ + " exists with the single-file layout (open it with layout 'single')");
@@ -364,7 +380,24 @@ void PoolCore::openPair(const OpenOptions& o) {
   ssize_t r = sys::pread(dataFd_, sb, sizeof sb, 0);
   if (r < 0) failOs(errno, "pread", dataPath_, "cannot read pool " + path_);
   std::string why;
-  if (!fmt::decodeSuper(sb, (size_t)r, &super_, &why)) fail("ESHELF_CORRUPT", dataPath_ + ": " + why);
+  if (!fmt::decodeSuper(sb, (size_t)r, &super_, &why)) {
+    struct stat ms;
+    fmt::LogHeader lh;
+    uint8_t hb[fmt::kLogHeaderSize];
+    std::string why2;
+    bool headerOnly = ::fstat(mapFd_, &ms) == 0 && ms.st_size == (off_t)fmt::kLogHeaderSize &&
+                      sys::pread(mapFd_, hb, sizeof hb, 0) == (ssize_t)sizeof hb && fmt::decodeLogHeader(hb, sizeof hb, &lh, &why2) &&
+                      lh.epoch == 1 && lh.baseSeq == 0;
+    if (headerOnly) {  // the superblock is the last step of creation: this pool was never finished
+      if (readOnly_ || o.size == 0) fail("ESHELF_NOT_FOUND", "pool " + path_ + " does not exist (its creation never finished)");
+      TSMM_LOG(1, "%s: creation never finished; creating it again", path_.c_str());
+      ::close(dataFd_);
+      dataFd_ = -1;
+      createPair(o);
+      return;
+    }
+    fail("ESHELF_CORRUPT", dataPath_ + ": " + why);
+  }
   if (super_.layout != fmt::kLayoutPair) fail("ESHELF_CORRUPT", dataPath_ + ": superblock says single layout");
   uint64_t size = (uint64_t)st2.st_size / fmt::kPage * fmt::kPage;
   if (size < super_.dataStart + fmt::kPage) fail("ESHELF_CORRUPT", dataPath_ + ": truncated region");
@@ -390,19 +423,19 @@ void PoolCore::createPair(const OpenOptions& o) {
     ::unlink(mapPath_.c_str());
     failOs(e, call, p, "cannot create pool " + path_ + " of " + std::to_string(size) + " bytes");
   };
+  // Order matters (see docs/FORMAT.md, Creation): the old region is destroyed before the old index, and the
+  // new superblock is written last. So an empty .map never sits next to a superblock of our own making, and a
+  // .map with a header but no batches next to a .data without a superblock is a creation that never finished.
+  if (sys::ftruncate(dataFd_, 0) != 0) undo(errno, "ftruncate", dataPath_);
+  if (sys::fsync(dataFd_) != 0) undo(errno, "fsync", dataPath_);
   if (::ftruncate(mapFd_, 0) != 0) undo(errno, "ftruncate", mapPath_);
   if (::fchmod(dataFd_, 0600) != 0 || ::fchmod(mapFd_, 0600) != 0) undo(errno, "fchmod", dataPath_);
-  if (sys::ftruncate(dataFd_, 0) != 0) undo(errno, "ftruncate", dataPath_);
   if (sys::fallocate(dataFd_, 0, (off_t)size) != 0) undo(errno, "posix_fallocate", dataPath_);
   super_ = fmt::Super();
   super_.uuid = fmt::newUuid();
   super_.layout = fmt::kLayoutPair;
   super_.dataStart = fmt::kSuperSize;
   super_.createdNs = nowNs();
-  uint8_t sb[fmt::kSuperSize];
-  fmt::encodeSuper(super_, sb);
-  if (sys::pwrite(dataFd_, sb, sizeof sb, 0) < 0) undo(errno, "pwrite", dataPath_);
-  if (sys::fsync(dataFd_) != 0) undo(errno, "fsync", dataPath_);
   fmt::LogHeader h;
   h.uuid = super_.uuid;
   uint8_t lh[fmt::kLogHeaderSize];
@@ -411,6 +444,10 @@ void PoolCore::createPair(const OpenOptions& o) {
   if (sys::fsync(mapFd_) != 0) undo(errno, "fsync", mapPath_);
   int e = fsyncDir(dirOf(mapPath_));
   if (e != 0) undo(e, "fsync", dirOf(mapPath_));
+  uint8_t sb[fmt::kSuperSize];
+  fmt::encodeSuper(super_, sb);
+  if (sys::pwrite(dataFd_, sb, sizeof sb, 0) < 0) undo(errno, "pwrite", dataPath_);
+  if (sys::fsync(dataFd_) != 0) undo(errno, "fsync", dataPath_);
   if (::flock(dataFd_, LOCK_SH | LOCK_NB) != 0) failOs(errno, "flock", dataPath_, "cannot lock pool " + path_);
   TSMM_LOG(1, "created %s: %llu bytes", path_.c_str(), (unsigned long long)size);
   mapRegion(size, o.maxSize);
@@ -585,7 +622,7 @@ void PoolCore::loadIndex() {
   const std::string what = single_ ? path_ + " (index)" : mapPath_;
   st_ = replayLog(img.data(), img.size(), super_.uuid, &entries_, what);
   liveLog_ = fmt::kLogHeaderSize + fmt::kBatchHeaderSize;
-  std::vector<std::pair<uint64_t, uint64_t>> live;
+  std::vector<Allocator::LiveExt> live;
   live.reserve(entries_.size());
   for (const auto& kv : entries_) {
     const Entry& e = kv.second;
@@ -598,7 +635,7 @@ void PoolCore::loadIndex() {
     if (e.offset % align != 0) {
       fail("ESHELF_CORRUPT", what + ": entry \"" + kv.first + "\" names a misaligned extent at " + std::to_string(e.offset));
     }
-    live.emplace_back(e.offset, e.length);
+    live.push_back({e.offset, e.length, &kv.first});
   }
   if (!alloc_.rebuild(super_.dataStart, size_, live)) {
     // find the culprit for the message
@@ -611,9 +648,6 @@ void PoolCore::loadIndex() {
       }
     }
     fail("ESHELF_CORRUPT", what + (culprit.empty() ? std::string(": two entries overlap") : ": entry \"" + culprit + "\" lies outside the region"));
-  }
-  for (const auto& kv : entries_) {
-    if (kv.second.length) alloc_.find(kv.second.offset)->owner = &kv.first;
   }
   if (!readOnly_ && st_.tail < st_.end) {
     TSMM_LOG(1, "recovery: %s: dropping torn tail of %llu bytes after seq %llu", what.c_str(),
@@ -818,7 +852,7 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
   }
   for (const auto& kv : finalOwner) {
     ExtInfo* x = alloc_.find(kv.first);
-    x->state = ExtState::Live;
+    alloc_.setState(x, ExtState::Live);
     auto named = entries_.find(*kv.second);
     x->owner = &named->first;
     x->want = named->second.length;
@@ -1023,9 +1057,9 @@ bool PoolCore::refresh() {
     }
   }
   // rebuild the extent map readers use to check views (named extents only)
-  std::vector<std::pair<uint64_t, uint64_t>> live;
+  std::vector<Allocator::LiveExt> live;
   for (const auto& kv : entries_) {
-    if (kv.second.length) live.emplace_back(kv.second.offset, kv.second.length);
+    if (kv.second.length) live.push_back({kv.second.offset, kv.second.length, &kv.first});
   }
   Allocator fresh;
   if (!fresh.rebuild(super_.dataStart, size_, live)) fail("ESHELF_CORRUPT", mapPath_ + ": entries overlap or lie outside the region");

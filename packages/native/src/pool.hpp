@@ -86,6 +86,7 @@ class PoolCore {
   Stats stats() const;
   void close();
   bool closed() const { return closed_; }
+  void requireOpen() const;
   const std::string& name() const { return path_; }
 
  private:
@@ -97,7 +98,6 @@ class PoolCore {
   void mapRegion(uint64_t size, uint64_t maxSize);
   uint64_t chooseHalf() const;  // single layout: which log half is live
   void loadIndex();  // replay + allocator rebuild + tail truncation
-  void requireOpen() const;
   void requireWritable() const;
   void persistOrThrow(uint64_t off, uint64_t len, const char* what);
   uint64_t liveLogBytes() const;

@@ -10,19 +10,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as util from 'node:util';
-import { ShelfError } from '@tsmm/native';
-import { decodeMeta } from '../meta';
-import { shelf, coreOf, type Shelf } from '../shelf';
+import scijs = require('ndarray');
+import { MAX_VIEW_BYTES, ShelfError } from '@tsmm/native';
+import { ChunkedData } from '../chunked';
+import { DTYPE_CTORS, type DType } from '../dtypes';
 import { formatNdarray } from '../inspect';
 import { arraySource, ARRAY_KINDS, selectArrays } from '../interop/common';
 import { exportNpy, importNpy, NPY_MAGIC } from '../interop/npy';
 import { exportSafetensors, importSafetensors } from '../interop/safetensors';
+import { decodeMeta } from '../meta';
+import { shelf, coreOf, type Shelf } from '../shelf';
 import { EXIT, exitCodeOf, fmtBytes, fmtShape, progressBar, table, UsageError } from './format';
 import { verifyShelf } from './verify';
-import scijs = require('ndarray');
-import { DTYPE_CTORS, type DType } from '../dtypes';
-import { ChunkedData } from '../chunked';
-import { MAX_VIEW_BYTES } from '@tsmm/native';
 
 const VERSION: string = (() => {
   try {
@@ -143,7 +142,13 @@ function preview(s: Shelf, name: string, kind: string): string {
     const data = src.byteLength === 0 ? new Ctor(0)
       : src.byteLength <= MAX_VIEW_BYTES ? new Ctor(wins[0].buffer, wins[0].byteOffset, wins[0].byteLength / Ctor.BYTES_PER_ELEMENT)
         : new ChunkedData(dt, wins);
-    return formatNdarray(scijs(data as any, src.shape, src.stride, 0), kind === 'tfjs.tensor' ? 'tensor' : 'array');
+    // float32 prints with NumPy's default 8 significant digits, not as the float64 it widens to
+    const at = data instanceof ChunkedData ? (i: number) => data.get(i) as number : (i: number) => (data as Float32Array)[i];
+    const shown = src.dtype === 'float32'
+      ? { dtype: 'float32', length: data.length, get: (i: number) => Number(at(i).toPrecision(8)), set: () => undefined }
+      : data;
+    const label = kind.startsWith('tfjs.') ? kind.slice(5) : 'array';
+    return formatNdarray(scijs(shown as any, src.shape, src.stride, 0), label);
   }
   try {
     return util.inspect(s.get(name), { depth: 3, maxArrayLength: 20, maxStringLength: 200, breakLength: 100 });

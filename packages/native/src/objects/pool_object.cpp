@@ -283,6 +283,7 @@ Napi::Value PoolObject::JS_zero(const Napi::CallbackInfo& info) {
 // Returns false if the buffer is not a live view of this pool.
 Napi::Value PoolObject::JS_unview(const Napi::CallbackInfo& info) {
   JS_TRY
+  core(info.Env()).requireOpen();
   if (!info[0].IsArrayBuffer()) failType("Expected an ArrayBuffer returned by view()");
   Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
   for (auto& kv : views_->live) {
