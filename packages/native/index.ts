@@ -158,6 +158,7 @@ interface NativePool {
   write(offset: number, data: ArrayBufferView | ArrayBuffer): void;
   read(offset: number, length: number): Buffer;
   zero(offset: number, length: number): void;
+  advise(offset: number, length: number, advice: string): void;
   unview(view: ArrayBuffer): boolean;
   grow(size: number): void;
   refresh(): boolean;
@@ -340,7 +341,8 @@ export class Pool {
 
   /**
    * A zero-copy view of `length` bytes at `offset` (at most {@link MAX_VIEW_BYTES}), which must lie inside one
-   * allocated or named extent. Valid until {@link close} (then detached: length 0). Writes through a view of a
+   * allocated or named extent. While a view of exactly this range is alive, the same `ArrayBuffer` is returned again
+   * (so {@link unview} of it releases it for every holder). Valid until {@link close} (then detached: length 0). Writes through a view of a
    * read-only pool fault — readers must treat their views as read-only (TypedArray writes are ignored only if frozen).
    */
   view(offset: number, length: number): ArrayBuffer {
@@ -362,6 +364,16 @@ export class Pool {
    */
   zero(offset: number, length: number): void {
     this.native.zero(offset, length);
+  }
+
+  /**
+   * Pass a paging hint for `length` bytes at `offset` (inside one extent). `'dontneed'` drops the pages from this
+   * process's memory — the data stays in the file (page cache or medium) and is read back on the next access — so
+   * streaming over an array larger than RAM keeps the resident set small. `'willneed'`, `'sequential'`, `'random'`
+   * and `'normal'` are the madvise hints of the same names. On a read-only pool `'dontneed'` does nothing.
+   */
+  advise(offset: number, length: number, advice: 'dontneed' | 'willneed' | 'sequential' | 'random' | 'normal'): void {
+    this.native.advise(offset, length, advice);
   }
 
   /**
@@ -395,7 +407,7 @@ export class Pool {
     return this.native.refresh();
   }
 
-  /** Rewrite the index log with only live entries (the engine also does this by itself once the log is past twice its live size and one page). */
+  /** Rewrite the index log with only live entries (the engine also does this by itself once the log is past twice its live size and 64 KiB). */
   compact(): void {
     this.native.compact();
   }

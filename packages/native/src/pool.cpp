@@ -33,6 +33,9 @@ namespace {
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t kMaxMapFile = 4 * kGiB;  // an index larger than this is not ours
+// A log is compacted past twice its live size, but not below this: small logs would otherwise be rewritten
+// (fsync + rename + directory fsync) every other commit, e.g. at every training checkpoint of a small model.
+constexpr uint64_t kCompactFloor = 64 * 1024;
 
 std::string dirOf(const std::string& p) {
   size_t s = p.rfind('/');
@@ -869,7 +872,7 @@ uint64_t PoolCore::commit(std::vector<BatchOp>& ops) {
 // maybeCompact -- rewrite the log once it is more than twice its live size (and worth the trouble).
 void PoolCore::maybeCompact() {
   uint64_t cap = log_->capacity();
-  bool big = st_.tail > 2 * liveLog_ && st_.tail > fmt::kPage;
+  bool big = st_.tail > 2 * liveLog_ && st_.tail > kCompactFloor;
   bool crowded = cap != UINT64_MAX && st_.tail > cap / 4 * 3 && st_.tail > liveLog_ * 5 / 4;
   if (!big && !crowded) return;
   try {
@@ -971,6 +974,26 @@ void PoolCore::zero(uint64_t off, uint64_t len) {
   } else {
     memset(base_ + off, 0, len);
   }
+}
+
+// advise -- see header.
+void PoolCore::advise(uint64_t off, uint64_t len, const std::string& advice) {
+  checkRange(off, len, "advise");
+  int a;
+  if (advice == "dontneed") a = MADV_DONTNEED;
+  else if (advice == "willneed") a = MADV_WILLNEED;
+  else if (advice == "sequential") a = MADV_SEQUENTIAL;
+  else if (advice == "random") a = MADV_RANDOM;
+  else if (advice == "normal") a = MADV_NORMAL;
+  else failRange("advise: unknown advice \"" + advice + "\" (expected dontneed, willneed, sequential, random or normal)");
+  if (len == 0) return;
+  // whole pages only for dontneed (it must never drop bytes of a neighbouring extent's page it shares... it
+  // cannot lose data on a shared mapping, but keep to the extent's own pages); widen for the hints
+  uint64_t lo = a == MADV_DONTNEED ? fmt::alignUp(off, fmt::kPage) : off / fmt::kPage * fmt::kPage;
+  uint64_t hi = a == MADV_DONTNEED ? (off + len) / fmt::kPage * fmt::kPage : fmt::alignUp(off + len, fmt::kPage);
+  if (hi <= lo) return;
+  if (a == MADV_DONTNEED && readOnly_) return;  // a private (copy-on-write) mapping would lose local stores: skip
+  if (::madvise(base_ + lo, hi - lo, a) != 0) failOs(errno, "madvise", dataPath_, "advise failed (pool " + path_ + ")");
 }
 
 // grow -- reserve the new space on disk, make the new size durable, map it right after the old end.

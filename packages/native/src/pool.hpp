@@ -80,6 +80,10 @@ class PoolCore {
   // zero -- make [off, off+len) of one extent read as zeros; whole pages by FALLOC_FL_ZERO_RANGE
   // (no data written, blocks stay reserved), falling back to punch-hole + re-reserve, then memset.
   void zero(uint64_t off, uint64_t len);
+  // advise -- madvise over the pages of [off, off+len) inside one extent: "dontneed" drops them from this
+  // process's memory (a shared file mapping keeps the data in the page cache/medium; RSS falls), "willneed",
+  // "sequential", "random", "normal" pass the hint on.
+  void advise(uint64_t off, uint64_t len, const std::string& advice);
   void grow(uint64_t newSize);
   bool refresh();
   void compact();

@@ -13,6 +13,7 @@ struct ViewRec {
   std::shared_ptr<ViewTable> table;
   uint64_t id = 0;
   uint64_t extent = 0;
+  uint64_t offset = 0, length = 0;
   bool released = false;  // unview() already dropped the count
 };
 
@@ -72,6 +73,7 @@ Napi::Function PoolObject::Define(Napi::Env env) {
                       InstanceMethod<&PoolObject::JS_persist>("persist"),
                       InstanceMethod<&PoolObject::JS_write>("write"),
                       InstanceMethod<&PoolObject::JS_zero>("zero"),
+                      InstanceMethod<&PoolObject::JS_advise>("advise"),
                       InstanceMethod<&PoolObject::JS_unview>("unview"),
                       InstanceMethod<&PoolObject::JS_read>("read"),
                       InstanceMethod<&PoolObject::JS_grow>("grow"),
@@ -198,8 +200,14 @@ Napi::Value PoolObject::JS_entries(const Napi::CallbackInfo& info) {
 }
 
 // viewFinalize -- a view was collected: drop the extent's view count and forget the view.
+static void forgetRange(ViewRec* rec) {
+  auto it = rec->table->byRange.find({rec->offset, rec->length});
+  if (it != rec->table->byRange.end() && it->second == rec) rec->table->byRange.erase(it);
+}
+
 static void viewFinalize(Napi::Env, void*, ViewRec* rec) {
   if (!rec->released) rec->core->dropView(rec->extent);
+  forgetRange(rec);
   rec->table->live.erase(rec->id);
   if (rec->table->ownerGone && rec->table->live.empty()) rec->core->close();  // unmaps: no view is left
   delete rec;
@@ -212,6 +220,16 @@ Napi::Value PoolObject::JS_view(const Napi::CallbackInfo& info) {
   PoolCore& c = core(env);
   uint64_t off = argU64(info[0], "offset");
   uint64_t len = argU64(info[1], "length");
+  // A live view of exactly this range is handed out again: no new external buffer (V8 counts each one as
+  // external memory and collects more often), no second pin.
+  auto cached = views_->byRange.find({off, len});
+  if (cached != views_->byRange.end() && !cached->second->released) {
+    Napi::ArrayBuffer v = cached->second->ref.Value();
+    if (!v.IsEmpty() && !v.IsDetached()) {
+      c.checkRange(off, len, "view");  // the extent must still be allocated or named (not pinned)
+      return v;
+    }
+  }
   uint64_t base = c.addView(off, len);  // checks range, extent and the 4 GiB cap
   if (len == 0) {
     c.dropView(base);
@@ -222,6 +240,8 @@ Napi::Value PoolObject::JS_view(const Napi::CallbackInfo& info) {
   rec->table = views_;
   rec->id = views_->nextId++;
   rec->extent = base;
+  rec->offset = off;
+  rec->length = len;
   Napi::ArrayBuffer ab;
   try {
     ab = Napi::ArrayBuffer::New(env, c.base() + off, (size_t)len, viewFinalize, rec);
@@ -232,6 +252,7 @@ Napi::Value PoolObject::JS_view(const Napi::CallbackInfo& info) {
   }
   rec->ref = Napi::Weak(ab);
   views_->live.emplace(rec->id, rec);
+  views_->byRange[{off, len}] = rec;
   return ab;
   JS_CATCH
 }
@@ -279,6 +300,16 @@ Napi::Value PoolObject::JS_zero(const Napi::CallbackInfo& info) {
   JS_CATCH
 }
 
+Napi::Value PoolObject::JS_advise(const Napi::CallbackInfo& info) {
+  JS_TRY
+  uint64_t off = argU64(info[0], "offset");
+  uint64_t len = argU64(info[1], "length");
+  if (!info[2].IsString()) failType("Expected the advice to be a string");
+  core(info.Env()).advise(off, len, info[2].As<Napi::String>().Utf8Value());
+  return info.Env().Undefined();
+  JS_CATCH
+}
+
 // JS_unview -- detach a view handed out by this pool now and stop it pinning its extent.
 // Returns false if the buffer is not a live view of this pool.
 Napi::Value PoolObject::JS_unview(const Napi::CallbackInfo& info) {
@@ -292,6 +323,7 @@ Napi::Value PoolObject::JS_unview(const Napi::CallbackInfo& info) {
     Napi::ArrayBuffer v = r->ref.Value();
     if (v.IsEmpty() || !v.StrictEquals(ab)) continue;
     r->released = true;
+    forgetRange(r);
     if (core_) core_->dropView(r->extent);
     if (!ab.IsDetached()) ab.Detach();
     return Napi::Boolean::New(info.Env(), true);

@@ -7,6 +7,7 @@
 #pragma once
 #include <napi.h>
 
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -27,6 +28,7 @@ struct ViewRec;
 struct ViewTable {
   uint64_t nextId = 1;
   std::unordered_map<uint64_t, ViewRec*> live;
+  std::map<std::pair<uint64_t, uint64_t>, ViewRec*> byRange;  // (offset, length) -> the live view of that range
   bool ownerGone = false;  // the JS Pool object was collected: close when the last view goes
 };
 
@@ -49,6 +51,7 @@ class PoolObject : public Napi::ObjectWrap<PoolObject> {
   Napi::Value JS_persist(const Napi::CallbackInfo& info);
   Napi::Value JS_write(const Napi::CallbackInfo& info);
   Napi::Value JS_zero(const Napi::CallbackInfo& info);
+  Napi::Value JS_advise(const Napi::CallbackInfo& info);
   Napi::Value JS_unview(const Napi::CallbackInfo& info);
   Napi::Value JS_read(const Napi::CallbackInfo& info);
   Napi::Value JS_grow(const Napi::CallbackInfo& info);
