@@ -58,13 +58,19 @@ module.exports = {
       const wins = a.chunks();
       t = process.hrtime.bigint();
       let done = 0;
+      let gbase = 0; // element index of the window's start in the whole array
       for (const w of wins) {
         for (let i = 0; i < w.length; i += SLICE) {
-          w.fill(1, i, Math.min(w.length, i + SLICE));
-          done += Math.min(SLICE, w.length - i);
+          const n = Math.min(SLICE, w.length - i);
+          w.fill(1, i, i + n);
+          // write the slice back and let go of its pages: RSS stays at about one slice, the data stays on the shelf
+          a.persistOffset(gbase + i, n);
+          a.advise('dontneed', gbase + i, n);
+          done += n;
           const m = sample();
           if ((done / SLICE) % 16 === 0) ctx.log(`filled ${((done * 8) / 2 ** 30).toFixed(0)} GiB, RSS ${(m.rss / 2 ** 30).toFixed(2)} GiB (file ${(m.file / 2 ** 30).toFixed(2)})`);
         }
+        gbase += w.length;
       }
       phases.fill = since(t);
       t = process.hrtime.bigint();
@@ -72,14 +78,17 @@ module.exports = {
       phases.persist = since(t);
       sample();
       t = process.hrtime.bigint();
+      gbase = 0;
       for (const w of wins) {
         for (let i = 0; i < w.length; i += SLICE) {
           const e = Math.min(w.length, i + SLICE);
           let part = 0;
           for (let j = i; j < e; j++) part += w[j];
           sum += part;
+          a.advise('dontneed', gbase + i, e - i);
           sample();
         }
+        gbase += w.length;
       }
       phases.sum = since(t);
     } finally {

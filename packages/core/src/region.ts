@@ -70,6 +70,12 @@ export class PoolRegion implements ShelfRegion {
     if (src.byteLength > 0) this.pool.write(this.offset + at, src);
   }
 
+  /** Pass a paging hint for `byteLength` bytes from `byteOffset` of the extent (see `Pool.advise`). */
+  advise(advice: string, byteOffset = 0, byteLength = this.byteLength - byteOffset): void {
+    checkRange('advise', byteOffset, byteLength, this.byteLength);
+    this.pool.advise(this.offset + byteOffset, byteLength, advice as 'dontneed');
+  }
+
   /** Zero the whole extent (see {@link zeroRegion}). */
   zero(): void {
     if (this.byteLength > 0) this.pool.zero(this.offset, this.byteLength);

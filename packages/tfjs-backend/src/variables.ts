@@ -509,21 +509,24 @@ export function putOp(rec: VarRecord): { type: 'put'; name: string; offset: numb
 }
 
 /**
- * Make byte ranges of the pool durable with as few persist calls as possible: ranges closer than `maxGap` bytes are
- * merged and persisted together. On a file system every persist is an `msync` that also flushes the device (about
- * 5 ms even for clean pages on an ordinary disk), so one call per variable would dominate a checkpoint; the clean
- * pages between merged ranges cost next to nothing. Returns the number of persist calls made.
+ * Make byte ranges of the pool durable with as few persist calls as possible. On a file system every persist is an
+ * `msync` whose cost is the flush it triggers (about 5 ms even for clean pages on an ordinary disk), while the clean
+ * pages it walks cost next to nothing: one call covers the hull of all ranges. On DAX every cache line is flushed
+ * one by one, so there only ranges closer than `maxGap` bytes are merged. Returns the number of persist calls made.
  */
-export function persistRanges(s: Shelf, ranges: { offset: number; length: number }[], maxGap = 4 * 2 ** 20): number {
+export function persistRanges(s: Shelf, ranges: { offset: number; length: number }[], maxGap = 4096): number {
   const rs = ranges.filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
+  if (rs.length === 0) return 0;
   const pool = internals(s).pool;
+  const method = pool.stats().persistMethod;
+  const gap = method === 'msync' || method === 'fence' ? Infinity : maxGap;
   let calls = 0;
   let i = 0;
   while (i < rs.length) {
     const start = rs[i].offset;
     let end = start + rs[i].length;
     let j = i + 1;
-    while (j < rs.length && rs[j].offset - end <= maxGap) {
+    while (j < rs.length && rs[j].offset - end <= gap) {
       end = Math.max(end, rs[j].offset + rs[j].length);
       j++;
     }

@@ -33,6 +33,13 @@ export interface ShelvedArrayMethods {
   persistOffset(offset: number, length: number): void;
   /** The 4 GiB windows of `.data` (one typed array for arrays up to 4 GiB; zero copy). */
   chunks(): TypedArray[];
+  /**
+   * A paging hint for `length` elements from element `offset` (default: the whole array). `'dontneed'` drops those
+   * pages from this process's memory — the values stay on the shelf and come back on the next access — so a pass
+   * over an array larger than RAM can release each window once it is done with it. Also `'willneed'`,
+   * `'sequential'`, `'random'`, `'normal'`.
+   */
+  advise(advice: 'dontneed' | 'willneed' | 'sequential' | 'random' | 'normal', offset?: number, length?: number): void;
 }
 
 /**
@@ -267,6 +274,16 @@ function arrayOver(h: NdHeader, region: ShelfRegion): ShelvedNdArray {
           throw new RangeError(`persistOffset(${String(offset)}, ${String(length)}) lies outside the ${total} elements of the array`);
         }
         region.persist(offset * bpe, length * bpe);
+      },
+      enumerable: false, configurable: true, writable: true,
+    },
+    advise: {
+      value: (advice: string, offset = 0, length = total - offset) => {
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > total) {
+          throw new RangeError(`advise(${JSON.stringify(advice)}, ${String(offset)}, ${String(length)}) lies outside the ${total} elements of the array`);
+        }
+        if (!(region instanceof PoolRegion)) return;
+        region.advise(advice, offset * bpe, length * bpe);
       },
       enumerable: false, configurable: true, writable: true,
     },
