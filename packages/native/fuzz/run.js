@@ -26,6 +26,9 @@ const BIN = path.join(BUILD, 'fuzz_replay');
 const SEEDS = path.join(HERE, 'corpus');
 const WORK = path.join(BUILD, 'corpus');
 const ARTIFACTS = path.join(BUILD, 'artifacts');
+// Open engine bugs the harness steps around so that a run can find others (see the #ifdefs in fuzz_replay.cpp).
+// Remove an id here when the lead fixes it: its regression seed in corpus/ then checks the fix.
+const KNOWN_BUGS = [];
 const SOURCES = [
   path.join(HERE, 'fuzz_replay.cpp'),
   ...['format.cpp', 'index_log.cpp', 'allocator.cpp', 'util/crc32c.cpp', 'util/errors.cpp', 'util/debug.cpp'].map((f) => path.join(SRC, f)),
@@ -73,7 +76,7 @@ function build(clang, force) {
   fs.mkdirSync(BUILD, { recursive: true });
   const t0 = Date.now();
   const args = ['-std=c++17', '-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined',
-    '-fno-omit-frame-pointer', `-I${SRC}`, ...SOURCES, '-o', BIN];
+    '-fno-omit-frame-pointer', `-I${SRC}`, ...KNOWN_BUGS.map((b) => `-DTSMM_FUZZ_SKIP_${b}`), ...SOURCES, '-o', BIN];
   const r = spawnSync(clang, args, { encoding: 'utf8' });
   if (r.status !== 0) {
     process.stderr.write(r.stderr);

@@ -8,6 +8,7 @@ namespace tsmm {
 
 // alignedSize -- allocation granularity: 64 bytes, whole pages from one page up.
 uint64_t Allocator::alignedSize(uint64_t len) {
+  if (len > fmt::kMaxExtent) return UINT64_MAX;  // never fits anywhere (and cannot wrap)
   return len >= fmt::kPage ? fmt::alignUp(len, fmt::kPage) : fmt::alignUp(len, fmt::kMinAlign);
 }
 

@@ -209,6 +209,7 @@ Parse parseBatch(const uint8_t* p, uint64_t avail, uint64_t expectSeq, uint64_t 
     op.name.assign(reinterpret_cast<const char*>(q + kOpHeaderSize), nameLen);
     if (!validUtf8Name(op.name)) { *why = "entry name is not valid UTF-8"; return Parse::Corrupt; }
     op.meta.assign(reinterpret_cast<const char*>(q + kOpHeaderSize + nameLen), metaLen);
+    if (op.length > kMaxExtent || op.offset > kMaxExtent) { *why = "extent offset or length out of range"; return Parse::Corrupt; }
     if (op.type == kOpErase && (metaLen != 0 || op.offset != 0 || op.length != 0)) {
       *why = "erase op with an extent";
       return Parse::Corrupt;

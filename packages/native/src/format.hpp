@@ -39,6 +39,8 @@ constexpr uint8_t kOpErase = 2;
 // --- checked arithmetic: every offset/length read from a file goes through these -----------
 inline bool addOver(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_add_overflow(a, b, out); }
 inline bool mulOver(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul_overflow(a, b, out); }
+constexpr uint64_t kMaxExtent = 1ull << 56;  // no extent is longer (64 PiB): rejects hostile lengths early
+// alignUp -- v rounded up to a multiple of a; callers keep v <= kMaxExtent (or another bound far below 2^64).
 inline uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 inline uint64_t pad8(uint64_t v) { return (v + 7) & ~7ull; }
 

@@ -181,8 +181,8 @@ class FileLog : public LogStore {
 // RegionLog -- the single layout's two log halves inside the mapped region.
 class RegionLog : public LogStore {
  public:
-  RegionLog(uint8_t* base, uint64_t logOff, uint64_t half, uint64_t active, PersistMethod m, std::string path)
-      : base_(base), logOff_(logOff), half_(half), active_(active), m_(m), path_(std::move(path)) {}
+  RegionLog(uint8_t* base, uint64_t logOff, uint64_t half, uint64_t active, PersistMethod m, std::string path, bool* poisoned)
+      : base_(base), logOff_(logOff), half_(half), active_(active), m_(m), path_(std::move(path)), poisoned_(poisoned) {}
 
   uint8_t* at(uint64_t h) const { return base_ + logOff_ + h * half_; }
 
@@ -193,11 +193,25 @@ class RegionLog : public LogStore {
     if (e != 0) failOs(e, "msync", path_, what);
   }
 
+  // undo -- take back bytes written to the mapping whose persist failed (they would reach the medium later
+  // anyway, through page writeback): restore `n` bytes at p from `old` and persist; poison the pool if even
+  // that fails, so that nothing more is acknowledged before a re-open decides what is on the medium.
+  void undo(uint8_t* p, const uint8_t* old, size_t n) {
+    memcpy(p, old, n);
+    if (persistRange(m_, p, n) != 0) *poisoned_ = true;
+  }
+
   void append(const uint8_t* p, size_t n, uint64_t pos) override {
     uint64_t end;
     if (fmt::addOver(pos, n, &end) || end > half_) fail("ESHELF_FULL", path_ + ": index log area is full");
     memcpy(at(active_) + pos, p, n);
-    persistOr(at(active_) + pos, n, "commit not durable");
+    int e = persistRange(m_, at(active_) + pos, n);
+    if (e != 0) {
+      static const uint8_t zeros[fmt::kBatchHeaderSize] = {};
+      undo(at(active_) + pos, zeros, fmt::kBatchHeaderSize);  // the batch must not surface at the next open
+      failOs(e, "msync", path_, *poisoned_ ? "commit not durable; its outcome is unknown until the pool is re-opened"
+                                           : "commit not durable, nothing committed");
+    }
   }
 
   void truncate(uint64_t pos) override {
@@ -207,15 +221,29 @@ class RegionLog : public LogStore {
     persistOr(at(active_) + pos, n, "cannot cut the torn tail of the index");
   }
 
-  // replaceAll -- write the other half, persist it, then flip the active word and persist that.
+  // replaceAll -- write the other half, persist it, then flip the active word and persist that (the commit
+  // point of the switch). On failure the other half's header is wiped and the word restored, so the next
+  // open keeps reading the old half, which later commits keep appending to.
   void replaceAll(const std::vector<uint8_t>& image) override {
     if (image.size() + fmt::kBatchHeaderSize > half_) fail("ESHELF_FULL", path_ + ": live index does not fit its log area");
     uint64_t other = 1 - active_;
+    static const uint8_t zeros[fmt::kLogHeaderSize] = {};
     memcpy(at(other), image.data(), image.size());
     memset(at(other) + image.size(), 0, fmt::kBatchHeaderSize);
-    persistOr(at(other), image.size() + fmt::kBatchHeaderSize, "cannot compact index");
+    int e = persistRange(m_, at(other), image.size() + fmt::kBatchHeaderSize);
+    if (e != 0) {
+      undo(at(other), zeros, fmt::kLogHeaderSize);
+      failOs(e, "msync", path_, "cannot compact index (the old index is intact)");
+    }
+    uint8_t oldWord[8];
+    memcpy(oldWord, base_ + fmt::kActiveHalfOff, 8);
     fmt::wr64(base_ + fmt::kActiveHalfOff, other);
-    persistOr(base_ + fmt::kActiveHalfOff, 8, "cannot switch index halves");
+    e = persistRange(m_, base_ + fmt::kActiveHalfOff, 8);
+    if (e != 0) {
+      undo(base_ + fmt::kActiveHalfOff, oldWord, 8);
+      undo(at(other), zeros, fmt::kLogHeaderSize);
+      failOs(e, "msync", path_, "cannot switch index halves (the old index is intact)");
+    }
     active_ = other;
   }
 
@@ -228,6 +256,7 @@ class RegionLog : public LogStore {
   uint64_t logOff_, half_, active_;
   PersistMethod m_;
   std::string path_;
+  bool* poisoned_;
 };
 
 uint64_t nowNs() {
@@ -498,28 +527,55 @@ void PoolCore::openSingle(const OpenOptions& o) {
     failOs(errno, "posix_fallocate", path_, "cannot reserve the space of pool " + path_);
   }
   mapRegion(size, o.maxSize);
-  log_.reset(new RegionLog(base_, super_.logOffset, super_.logHalf, chooseHalf(), method_, path_));
+  uint64_t half = chooseHalf();
+  fixActiveWord(half);
+  log_.reset(new RegionLog(base_, super_.logOffset, super_.logHalf, half, method_, path_, &poisoned_));
   loadIndex();
 }
 
-// chooseHalf -- the single layout's live log half: the one whose header is valid with the highest epoch
-// (a switch persists the new half before the active word, so the newest valid half is the live one, and
-// a damaged active word cannot resurrect an older state). The active word is kept as a cross-check.
+// chooseHalf -- the single layout's live log half. The active word is the commit point of a switch (it is
+// written after the new half is persisted), so it decides -- provided the half it names is whole: a valid header
+// and, for a compacted log (epoch > 1), a whole compaction batch. The other half wins only if it is whole with a
+// higher epoch: a switch whose word never reached the medium (the state is the same either way) or a damaged
+// word. A word naming a damaged half is ESHELF_CORRUPT: the other half holds an older state, and silently
+// going back to it would lose commits.
 uint64_t PoolCore::chooseHalf() const {
   fmt::LogHeader h[2];
-  bool ok[2];
+  bool hdr[2], whole[2];
   std::string why;
   for (int i = 0; i < 2; i++) {
-    ok[i] = fmt::decodeLogHeader(base_ + super_.logOffset + i * super_.logHalf, fmt::kLogHeaderSize, &h[i], &why) &&
-            h[i].uuid == super_.uuid;
+    const uint8_t* p = base_ + super_.logOffset + i * super_.logHalf;
+    hdr[i] = fmt::decodeLogHeader(p, fmt::kLogHeaderSize, &h[i], &why) && h[i].uuid == super_.uuid;
+    whole[i] = hdr[i];
+    if (hdr[i] && h[i].epoch > 1) {
+      fmt::ParsedBatch b;
+      whole[i] = fmt::parseBatch(p + fmt::kLogHeaderSize, super_.logHalf - fmt::kLogHeaderSize, h[i].baseSeq + 1, h[i].epoch,
+                                 fmt::logHeaderCrc(p), &b, &why) == fmt::Parse::Ok;
+    }
   }
-  if (!ok[0] && !ok[1]) fail("ESHELF_CORRUPT", path_ + ": neither index log half has a valid header");
-  uint64_t pick = !ok[1] ? 0 : !ok[0] ? 1 : (h[1].epoch > h[0].epoch ? 1 : 0);
-  if (ok[0] && ok[1] && h[0].epoch == h[1].epoch) fail("ESHELF_CORRUPT", path_ + ": both index log halves claim the same epoch");
   uint64_t word = fmt::rd64(base_ + fmt::kActiveHalfOff);
-  if (word != pick) TSMM_LOG(1, "%s: active-half word says %llu, contents say %llu (using %llu)", path_.c_str(),
-                             (unsigned long long)word, (unsigned long long)pick, (unsigned long long)pick);
+  uint64_t pick;
+  if (word <= 1) {
+    uint64_t o = 1 - word;
+    if (!whole[word]) {
+      fail("ESHELF_CORRUPT", path_ + ": the active index log half (" + std::to_string(word) + ") is damaged" +
+                                 (hdr[word] ? ": its compaction batch is not whole" : ": bad header"));
+    }
+    pick = whole[o] && h[o].epoch > h[word].epoch ? o : word;
+  } else {
+    if (!whole[0] && !whole[1]) fail("ESHELF_CORRUPT", path_ + ": bad active-half word and no whole index log half");
+    pick = !whole[1] ? 0 : !whole[0] ? 1 : (h[1].epoch > h[0].epoch ? 1 : 0);
+  }
+  if (whole[0] && whole[1] && h[0].epoch == h[1].epoch) fail("ESHELF_CORRUPT", path_ + ": both index log halves claim the same epoch");
+  if (word != pick) TSMM_LOG(1, "%s: active-half word says %llu, using half %llu", path_.c_str(), (unsigned long long)word, (unsigned long long)pick);
   return pick;
+}
+
+// fixActiveWord -- a writable open makes the word name the half in use, so that it stays the commit point.
+void PoolCore::fixActiveWord(uint64_t half) {
+  if (readOnly_ || fmt::rd64(base_ + fmt::kActiveHalfOff) == half) return;
+  fmt::wr64(base_ + fmt::kActiveHalfOff, half);
+  persistOrThrow(fmt::kActiveHalfOff, 8, "cannot repair the active-half word");
 }
 
 // createSingle -- lay out a new single-file pool; the superblock is written last (commit point).
@@ -550,6 +606,17 @@ void PoolCore::createSingle(const OpenOptions& o, bool isDevice) {
   super_.logHalf = half;
   super_.createdNs = nowNs();
   mapRegion(size, o.maxSize);
+  try {
+    createSingleLayout(size, half, isDevice);
+  } catch (...) {
+    // an empty file is a creation that never finished: leave that, not a full-size file without a superblock
+    if (!isDevice) ::ftruncate(dataFd_, 0);
+    throw;
+  }
+}
+
+// createSingleLayout -- write the single layout's structures into the mapped region, superblock last.
+void PoolCore::createSingleLayout(uint64_t size, uint64_t half, bool isDevice) {
   memset(base_, 0, fmt::kSuperSize);  // invalidate any old superblock first
   persistOrThrow(0, fmt::kSuperSize, "cannot create pool");
   fmt::LogHeader h;
@@ -565,7 +632,7 @@ void PoolCore::createSingle(const OpenOptions& o, bool isDevice) {
   persistOrThrow(0, fmt::kSuperSize, "cannot create pool");
   if (!isDevice && sys::fsync(dataFd_) != 0) failOs(errno, "fsync", path_, "cannot create pool " + path_);
   TSMM_LOG(1, "created %s (single): %llu bytes, log halves %llu", path_.c_str(), (unsigned long long)size, (unsigned long long)half);
-  log_.reset(new RegionLog(base_, super_.logOffset, half, 0, method_, path_));
+  log_.reset(new RegionLog(base_, super_.logOffset, half, 0, method_, path_, &poisoned_));
   loadIndex();
 }
 
@@ -635,6 +702,9 @@ void PoolCore::loadIndex() {
       continue;
     }
     uint64_t align = e.length >= fmt::kPage ? fmt::kPage : fmt::kMinAlign;
+    if (e.length > size_) {
+      fail("ESHELF_CORRUPT", what + ": entry \"" + kv.first + "\" is longer (" + std::to_string(e.length) + " bytes) than the region");
+    }
     if (e.offset % align != 0) {
       fail("ESHELF_CORRUPT", what + ": entry \"" + kv.first + "\" names a misaligned extent at " + std::to_string(e.offset));
     }
@@ -1026,49 +1096,65 @@ void PoolCore::grow(uint64_t newSize) {
   TSMM_LOG(1, "grew %s: %llu -> %llu bytes", path_.c_str(), (unsigned long long)old, (unsigned long long)newSize);
 }
 
+// refreshIndex -- one attempt of a reader's refresh: continue the replay, or start over when the log
+// was replaced (compaction: a new .map inode, or the other half / a new epoch in the single layout).
+void PoolCore::refreshIndex() {
+  if (single_) {
+    uint64_t active = chooseHalf();
+    RegionLog* rl = static_cast<RegionLog*>(log_.get());
+    uint64_t epoch = fmt::rd64(base_ + super_.logOffset + active * super_.logHalf + 32);
+    bool restart = active != rl->active() || epoch != st_.header.epoch;
+    std::unique_ptr<RegionLog> next;
+    if (restart) next.reset(new RegionLog(base_, super_.logOffset, super_.logHalf, active, method_, path_, &poisoned_));
+    std::vector<uint8_t> img = (restart ? next.get() : rl)->readAll();
+    if (chooseHalf() != active) fail("ESHELF_CORRUPT", path_ + ": the writer switched index halves during the read");
+    if (restart) {
+      EntryMap fresh;
+      ReplayState ns = replayLog(img.data(), img.size(), super_.uuid, &fresh, path_ + " (index)");
+      entries_.swap(fresh);
+      st_ = ns;
+      log_ = std::move(next);
+    } else {
+      replayMore(img.data(), img.size(), &st_, &entries_, path_ + " (index)");
+    }
+    return;
+  }
+  FileLog* fl = static_cast<FileLog*>(log_.get());
+  if (fl->changed()) {
+    int fd = ::open(mapPath_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) failOs(errno, "open", mapPath_, "cannot refresh pool " + path_);
+    Fd guard(fd);
+    FileLog probe(fd, mapPath_, &poisoned_);
+    std::vector<uint8_t> img = probe.readAll();
+    EntryMap fresh;
+    ReplayState ns = replayLog(img.data(), img.size(), super_.uuid, &fresh, mapPath_);
+    ::close(mapFd_);
+    mapFd_ = guard.release();
+    fl->setFd(mapFd_);
+    entries_.swap(fresh);
+    st_ = ns;
+  } else {
+    std::vector<uint8_t> img = fl->readAll();
+    if (img.size() > st_.tail) replayMore(img.data(), img.size(), &st_, &entries_, mapPath_);
+  }
+}
+
 // refresh -- readers: pick up batches the writer committed since open (and a grown region).
 bool PoolCore::refresh() {
   requireOpen();
   if (!readOnly_) return false;
   uint64_t before = st_.seq;
-  if (single_) {
-    // The writer appends into the active half and compacts by flipping halves; re-read until the
-    // active word is the same before and after the copy (a flip during the copy means: read again).
-    for (int attempt = 0;; attempt++) {
-      uint64_t active = chooseHalf();
-      RegionLog* rl = static_cast<RegionLog*>(log_.get());
-      bool flipped = active != rl->active();
-      if (flipped) log_.reset(rl = new RegionLog(base_, super_.logOffset, super_.logHalf, active, method_, path_));
-      std::vector<uint8_t> img = rl->readAll();
-      if (chooseHalf() != active) {
-        if (attempt < 100) continue;
-        fail("ESHELF_LOCKED", path_ + ": the writer keeps compacting; try again");
-      }
-      if (flipped) {
-        EntryMap fresh;
-        ReplayState ns = replayLog(img.data(), img.size(), super_.uuid, &fresh, path_ + " (index)");
-        entries_.swap(fresh);
-        st_ = ns;
-      } else {
-        replayMore(img.data(), img.size(), &st_, &entries_, path_ + " (index)");
-      }
+  // A reader copies the log while the writer appends to it (or switches halves): a copy can be torn, which
+  // looks like damage ("later batches follow") or a half switch mid-copy. That is a torn *read*: read again.
+  for (int attempt = 0;; attempt++) {
+    try {
+      refreshIndex();
       break;
+    } catch (const ShelfErr& e) {
+      if (e.code != "ESHELF_CORRUPT" || attempt >= 50) throw;
+      TSMM_LOG(2, "refresh %s: %s; reading again", path_.c_str(), e.message.c_str());
+      usleep(1000);
     }
-  } else if (static_cast<FileLog*>(log_.get())->changed()) {
-    FileLog* fl = static_cast<FileLog*>(log_.get());
-    int fd = ::open(mapPath_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) failOs(errno, "open", mapPath_, "cannot refresh pool " + path_);
-    ::close(mapFd_);
-    mapFd_ = fd;
-    fl->setFd(fd);
-    std::vector<uint8_t> img = fl->readAll();
-    EntryMap fresh;
-    ReplayState ns = replayLog(img.data(), img.size(), super_.uuid, &fresh, mapPath_);
-    entries_.swap(fresh);
-    st_ = ns;
-  } else {
-    std::vector<uint8_t> img = static_cast<FileLog*>(log_.get())->readAll();
-    if (img.size() > st_.tail) replayMore(img.data(), img.size(), &st_, &entries_, mapPath_);
   }
   struct stat st;
   if (::fstat(dataFd_, &st) == 0) {

@@ -101,6 +101,9 @@ class PoolCore {
   void createSingle(const OpenOptions& o, bool isDevice);
   void mapRegion(uint64_t size, uint64_t maxSize);
   uint64_t chooseHalf() const;  // single layout: which log half is live
+  void fixActiveWord(uint64_t half);
+  void refreshIndex();
+  void createSingleLayout(uint64_t size, uint64_t half, bool isDevice);
   void loadIndex();  // replay + allocator rebuild + tail truncation
   void requireWritable() const;
   void persistOrThrow(uint64_t off, uint64_t len, const char* what);

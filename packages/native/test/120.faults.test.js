@@ -141,7 +141,7 @@ for (const after of [0, 1, 2]) {
 // Known engine bug (see /work/coord/engine-bugs.md, "single layout: a failed create leaves a file that blocks re-creation"):
 // a single-layout create that fails after reserving the file leaves it at full size with a zeroed superblock, and a
 // plain create then refuses it as ESHELF_CORRUPT (only forceNew gets past it). The pair layout removes its files.
-test.serial.failing('create (single): after a failed create, a plain create (no forceNew) works', (t) => {
+test.serial('create (single): after a failed create, a plain create (no forceNew) works', (t) => {
   const dir = tempDir(t);
   const p = path.join(dir, 's');
   fault(t, 'msync', 'EIO', 0);
@@ -284,7 +284,7 @@ test.serial('commit (pair): fdatasync EIO and the cut-back fails too -> ESHELF_I
 
 // Known engine bug (see /work/coord/engine-bugs.md, "single layout: a failed log append stays in the mapping"):
 // the batch whose persist failed is left in the mapped log and surfaces at the next open, although commit() threw.
-test.serial.failing('commit (single): msync EIO on the log append -> ESHELF_IO and the batch never surfaces later', (t) => {
+test.serial('commit (single): msync EIO on the log append -> ESHELF_IO and the batch never surfaces later', (t) => {
   const { p, pool, state } = seeded(t, 'single');
   const op = stage(pool, 'd', 3000);
   fault(t, 'msync', 'EIO', 1); // call 1 persists the data, call 2 the log bytes
@@ -364,7 +364,7 @@ test.serial('automatic compaction (pair): rename EIO is swallowed, every commit 
 // Known engine bug (see /work/coord/engine-bugs.md, "single layout: failed half switch loses later commits"): when the
 // persist of the active-half word fails, the word is already stored in the mapping but the pool keeps appending to
 // the old half; at the next open the new half is read and every commit made after the failure is gone.
-test.serial.failing('compact (single): msync EIO on the half switch -> ESHELF_IO, and later commits are not lost', (t) => {
+test.serial('compact (single): msync EIO on the half switch -> ESHELF_IO, and later commits are not lost', (t) => {
   const { p, pool, state } = seeded(t, 'single');
   fault(t, 'msync', 'EIO', 1); // call 1 persists the new half, call 2 the active-half word
   throwsShelf(t, () => pool.compact(), 'ESHELF_IO', [p]);
@@ -383,7 +383,7 @@ test.serial.failing('compact (single): msync EIO on the half switch -> ESHELF_IO
 // Known engine bug R10 (see /work/coord/engine-bugs.md): since the live half is chosen by content (12380cb), the new half
 // of a compaction whose persist failed -- complete in the page cache, higher epoch -- wins at the next open over the old
 // half, to which the pool kept committing: the commit made after the failed compaction is lost.
-test.serial.failing('compact (single): msync EIO writing the new half -> ESHELF_IO, old half intact, commits continue', (t) => {
+test.serial('compact (single): msync EIO writing the new half -> ESHELF_IO, old half intact, commits continue', (t) => {
   const { p, pool } = seeded(t, 'single');
   fault(t, 'msync', 'EIO', 0);
   throwsShelf(t, () => pool.compact(), 'ESHELF_IO', [p]);

@@ -42,7 +42,7 @@ test('pair: a writer and two reader processes -- readers see only whole batches 
 // Known engine bug R7 (/work/coord/engine-bugs.md): a single-layout reader's refresh() can read the log half while the
 // writer appends to it, see a batch not yet written followed by one already written, and throw ESHELF_CORRUPT
 // ("damaged but later batches follow it") on a healthy pool.
-test.failing('single: a writer and two reader processes -- readers see only whole batches and intact bytes', (t) => writerAndReaders(t, 'single'));
+test('single: a writer and two reader processes -- readers see only whole batches and intact bytes', (t) => writerAndReaders(t, 'single'));
 
 test('pair: readers in worker_threads (each opening the pool itself) next to the writer', (t) => {
   const dir = tempDir(t);
@@ -77,7 +77,7 @@ for (const layout of ['pair', 'single']) {
 // Known engine bug R8 (/work/coord/engine-bugs.md): terminating a worker thread while it is inside a pool call aborts
 // the whole process ("terminate called after throwing an instance of 'Napi::Error'"); fix: compile with
 // NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS.
-test.failing('worker.terminate() while the worker is inside pool calls does not abort the process', (t) => {
+test('worker.terminate() while the worker is inside pool calls does not abort the process', (t) => {
   const dir = tempDir(t);
   const r = spawnSync(process.execPath, [path.join(FIXTURES, '140.terminate-child.js'), dir, 'pair'], { encoding: 'utf8', timeout: 60000 });
   t.is(r.signal, null, childReport(r));

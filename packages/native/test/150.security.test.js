@@ -132,3 +132,17 @@ test('a read-only opener cannot change the pool, even by writing through a view'
   const again = openPool(t, p, { readOnly: true });
   t.deepEqual(dump(again), state);
 });
+
+// Known engine bug R11 (/work/coord/engine-bugs.md), found by the fuzzer: Allocator::alignedSize() wraps to 0 for a
+// length within 4095 of 2^64, so such an entry is accepted at open with no footprint; its offset can then be handed out
+// again by alloc(), and erasing the hostile entry frees whatever was allocated there.
+test('a hostile entry whose length rounds past 2^64 is ESHELF_CORRUPT', (t) => {
+  const dir = tempDir(t);
+  const p = path.join(dir, 'p');
+  Pool.open(p, { size: MiB }).close();
+  const base = fs.readFileSync(`${p}.map`);
+  const log = parseLog(base);
+  const batch = encodeBatch([{ type: 1, name: 'evil', offset: 8192, length: 2n ** 64n - 1n }], Number(log.baseSeq) + 1, log.epoch, log.headerCrc);
+  fs.writeFileSync(`${p}.map`, Buffer.concat([base.subarray(0, 64), batch]));
+  for (const readOnly of [true, false]) throwsShelf(t, () => Pool.open(p, { readOnly }).close(), 'ESHELF_CORRUPT');
+});
