@@ -157,6 +157,7 @@ interface NativePool {
   persist(offset: number, length: number): void;
   write(offset: number, data: ArrayBufferView | ArrayBuffer): void;
   read(offset: number, length: number): Buffer;
+  copy(source: number, target: number, length: number): void;
   zero(offset: number, length: number): void;
   advise(offset: number, length: number, advice: string): void;
   unview(view: ArrayBuffer): boolean;
@@ -341,8 +342,7 @@ export class Pool {
 
   /**
    * A zero-copy view of `length` bytes at `offset` (at most {@link MAX_VIEW_BYTES}), which must lie inside one
-   * allocated or named extent. While a view of exactly this range is alive, the same `ArrayBuffer` is returned again
-   * (so {@link unview} of it releases it for every holder). Valid until {@link close} (then detached: length 0). Writes through a view of a
+   * allocated or named extent. While a view of exactly this range is alive, the same `ArrayBuffer` is returned again. Valid until {@link close} (then detached: length 0). Writes through a view of a
    * read-only pool fault — readers must treat their views as read-only (TypedArray writes are ignored only if frozen).
    */
   view(offset: number, length: number): ArrayBuffer {
@@ -378,10 +378,17 @@ export class Pool {
 
   /**
    * Release a view now instead of at garbage collection: it is detached (length 0 from here on) and stops
-   * pinning its extent. Use it for temporary views. Returns false if `view` is not a live view of this pool.
+   * pinning its extent. Use it for temporary views. If {@link view} handed the same buffer out more than once
+   * (a live view of the same range is reused), only one claim is released and the buffer stays attached until
+   * the last one is. Returns false if `view` is not a live view of this pool.
    */
   unview(view: ArrayBuffer): boolean {
     return this.native.unview(view);
+  }
+
+  /** Copy `length` bytes from offset `source` to offset `target` of the pool (each inside one extent), with no view. */
+  copy(source: number, target: number, length: number): void {
+    this.native.copy(source, target, length);
   }
 
   /** Copy `length` bytes at `offset` (inside one extent) into a new Buffer. */

@@ -117,17 +117,7 @@ export function zeroRegion(region: ShelfRegion): void {
   for (const w of region.windows()) w.fill(0);
 }
 
-/** Copy `byteLength` bytes between two extents of `pool`, window by window, through views released at once. */
+/** Copy `byteLength` bytes between two extents of `pool` inside the mapping (no views, nothing pinned). */
 export function copyExtent(pool: Pool, srcOffset: number, dstOffset: number, byteLength: number): void {
-  for (let at = 0; at < byteLength; at += MAX_VIEW_BYTES) {
-    const n = Math.min(MAX_VIEW_BYTES, byteLength - at);
-    const src = pool.view(srcOffset + at, n);
-    const dst = pool.view(dstOffset + at, n);
-    try {
-      new Uint8Array(dst).set(new Uint8Array(src));
-    } finally {
-      pool.unview(src);
-      pool.unview(dst);
-    }
-  }
+  pool.copy(srcOffset, dstOffset, byteLength);
 }

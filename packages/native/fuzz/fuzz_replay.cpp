@@ -128,7 +128,8 @@ void openModel(const uint8_t* p, size_t n) {
   ReplayState st = replayLog(log.data(), log.size(), super.uuid, &entries, "fuzz");
   check(st.tail <= log.size() && st.tail >= kHdr && st.end == log.size());
   // the checks of PoolCore::loadIndex
-  std::vector<std::pair<uint64_t, uint64_t>> live;
+  std::vector<Allocator::LiveExt> live;
+  std::vector<std::pair<uint64_t, uint64_t>> copy;
   for (const auto& kv : entries) {
     const Entry& e = kv.second;
     check(fmt::validUtf8Name(kv.first) && e.meta.size() <= fmt::kMaxMeta);
@@ -138,20 +139,26 @@ void openModel(const uint8_t* p, size_t n) {
     }
     uint64_t align = e.length >= fmt::kPage ? fmt::kPage : fmt::kMinAlign;
     if (e.offset % align != 0) return;
-    live.emplace_back(e.offset, e.length);
+    live.push_back(Allocator::LiveExt{e.offset, e.length, &kv.first});
+    copy.emplace_back(e.offset, e.length);
   }
-  std::vector<std::pair<uint64_t, uint64_t>> copy = live;
-  Allocator a;
-  bool ok = a.rebuild(super.dataStart, size, live);
-  // oracle: rebuild accepts exactly the sets of extents that are in bounds and pairwise disjoint
+  // oracle: rebuild accepts exactly the sets of extents that are in bounds and pairwise disjoint, where an extent of
+  // `length` bytes occupies length rounded up to 64 (< 4096) or 4096 -- computed here without wrapping around 2^64
   std::sort(copy.begin(), copy.end());
-  bool want = true;
+  bool want = true, wraps = false;
   uint64_t cur = super.dataStart;
   for (const auto& x : copy) {
-    uint64_t sz = Allocator::alignedSize(x.second), e;
+    uint64_t a = x.second >= fmt::kPage ? fmt::kPage : fmt::kMinAlign, sz, e;
+    if (__builtin_add_overflow(x.second, a - 1, &sz)) { want = false; wraps = true; break; }
+    sz = sz / a * a;
     if (x.first < cur || __builtin_add_overflow(x.first, sz, &e) || e > size) { want = false; break; }
     cur = e;
   }
+  // (R11, fixed in db439f5: the engine once accepted a length within 4095 of 2^64 with a 0-byte footprint; an open
+  // engine bug can be stepped around with an #ifdef TSMM_FUZZ_SKIP_<id> here and its id in KNOWN_BUGS of run.js)
+  (void)wraps;
+  Allocator a;
+  bool ok = a.rebuild(super.dataStart, size, live);
   check(ok == want);
   if (!ok) return;
   // every used byte is accounted for

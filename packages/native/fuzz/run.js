@@ -10,8 +10,9 @@
 //
 //   build     clang++ -fsanitize=fuzzer,address,undefined over fuzz_replay.cpp + the engine's format.cpp,
 //             index_log.cpp, allocator.cpp and util/*.cpp, into fuzz/build/fuzz_replay (rebuilt when a source is newer)
-//   corpus    fuzz/corpus holds the committed seeds (made by make-corpus.js, grown with --merge); new inputs found by
-//             a run go to fuzz/build/corpus, which persists between runs
+//   corpus    fuzz/corpus holds the committed seeds (made by make-corpus.js, grown with --merge); fuzz/regressions holds
+//             hand-made inputs of engine bugs (run every time, never merged away); new inputs found by a run go to
+//             fuzz/build/corpus, which persists between runs
 //   findings  crashing/leaking/slow inputs are written to fuzz/build/artifacts/ and the exit code is non-zero
 //   --merge   after the run, minimise build/corpus + corpus into corpus (to refresh the committed seeds)
 // Prints one summary line and writes it to fuzz/build/last-run.json.
@@ -24,11 +25,12 @@ const SRC = path.join(HERE, '..', 'src');
 const BUILD = path.join(HERE, 'build');
 const BIN = path.join(BUILD, 'fuzz_replay');
 const SEEDS = path.join(HERE, 'corpus');
+const REGRESSIONS = path.join(HERE, 'regressions'); // hand-made inputs of engine bugs (open or fixed): always run, never merged away
 const WORK = path.join(BUILD, 'corpus');
 const ARTIFACTS = path.join(BUILD, 'artifacts');
 // Open engine bugs the harness steps around so that a run can find others (see the #ifdefs in fuzz_replay.cpp).
-// Remove an id here when the lead fixes it: its regression seed in corpus/ then checks the fix.
-const KNOWN_BUGS = [];
+// Remove an id here when the lead fixes it: its input in regressions/ then checks the fix.
+const KNOWN_BUGS = []; // R11 (alignment wrap) was fixed in db439f5; fuzz/regressions/R11-alignment-wrap keeps it fixed
 const SOURCES = [
   path.join(HERE, 'fuzz_replay.cpp'),
   ...['format.cpp', 'index_log.cpp', 'allocator.cpp', 'util/crc32c.cpp', 'util/errors.cpp', 'util/debug.cpp'].map((f) => path.join(SRC, f)),
@@ -109,7 +111,7 @@ function runFuzzer(o) {
   fs.mkdirSync(WORK, { recursive: true });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const args = [`-max_total_time=${o.seconds}`, '-max_len=16384', '-rss_limit_mb=2048', '-malloc_limit_mb=512', '-timeout=10',
-    '-print_final_stats=1', `-artifact_prefix=${ARTIFACTS}/`, WORK, SEEDS];
+    '-print_final_stats=1', `-artifact_prefix=${ARTIFACTS}/`, WORK, SEEDS, REGRESSIONS];
   if (o.jobs > 1) args.unshift(`-jobs=${o.jobs}`, `-workers=${o.jobs}`);
   return new Promise((resolve) => {
     const child = spawn(BIN, args, { cwd: BUILD, stdio: ['ignore', 'pipe', 'pipe'] });

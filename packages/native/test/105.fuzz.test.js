@@ -2,7 +2,7 @@
 // The libFuzzer harness (packages/native/fuzz/, `npm run fuzz -- --seconds N`) inside `npm test`, in one of two ways,
 // so that this test never silently does nothing:
 //   - clang++ present: build fuzz_replay (cached in fuzz/build) and fuzz for 20 s; any finding fails the test;
-//   - no clang: replay the committed corpus (fuzz/corpus) through the normal addon as real pool files
+//   - no clang: replay the committed corpus (fuzz/corpus + fuzz/regressions) through the normal addon as real pool files
 //     (fixtures/105.corpus-child.js): every input must open or fail with a ShelfError, and none may crash.
 const test = require('ava');
 const fs = require('node:fs');
@@ -12,6 +12,7 @@ const { tempDir, FIXTURES, childReport } = require('./helpers');
 
 const FUZZ = path.join(__dirname, '..', 'fuzz');
 const CORPUS = path.join(FUZZ, 'corpus');
+const REGRESSIONS = path.join(FUZZ, 'regressions');
 
 function hasClang() {
   for (const c of [process.env.CXX_FUZZ, 'clang++', 'clang++-18', 'clang++-17', 'clang++-16', 'clang++-15', 'clang++-14']) {
@@ -22,9 +23,9 @@ function hasClang() {
 
 test('the seed corpus replays through the normal addon: every input opens or is refused with a ShelfError', (t) => {
   const dir = tempDir(t);
-  const inputs = fs.readdirSync(CORPUS);
+  const inputs = [...fs.readdirSync(CORPUS), ...fs.readdirSync(REGRESSIONS)];
   t.true(inputs.length >= 20, `${inputs.length} corpus inputs`);
-  const r = spawnSync(process.execPath, [path.join(FIXTURES, '105.corpus-child.js'), CORPUS, dir], { encoding: 'utf8', timeout: 300000 });
+  const r = spawnSync(process.execPath, [path.join(FIXTURES, '105.corpus-child.js'), dir, CORPUS, REGRESSIONS], { encoding: 'utf8', timeout: 300000 });
   const lines = String(r.stdout).split('\n');
   const started = lines.filter((l) => l.startsWith('S ')).map((l) => l.slice(2));
   const failures = lines.filter((l) => l.startsWith('F ')).map((l) => JSON.parse(l.slice(2)));

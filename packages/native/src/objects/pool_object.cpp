@@ -14,6 +14,7 @@ struct ViewRec {
   uint64_t id = 0;
   uint64_t extent = 0;
   uint64_t offset = 0, length = 0;
+  uint64_t handouts = 1;  // times view() returned this buffer; unview() detaches when the last claim goes
   bool released = false;  // unview() already dropped the count
 };
 
@@ -76,6 +77,7 @@ Napi::Function PoolObject::Define(Napi::Env env) {
                       InstanceMethod<&PoolObject::JS_advise>("advise"),
                       InstanceMethod<&PoolObject::JS_unview>("unview"),
                       InstanceMethod<&PoolObject::JS_read>("read"),
+                      InstanceMethod<&PoolObject::JS_copy>("copy"),
                       InstanceMethod<&PoolObject::JS_grow>("grow"),
                       InstanceMethod<&PoolObject::JS_refresh>("refresh"),
                       InstanceMethod<&PoolObject::JS_compact>("compact"),
@@ -227,6 +229,7 @@ Napi::Value PoolObject::JS_view(const Napi::CallbackInfo& info) {
     Napi::ArrayBuffer v = cached->second->ref.Value();
     if (!v.IsEmpty() && !v.IsDetached()) {
       c.checkRange(off, len, "view");  // the extent must still be allocated or named (not pinned)
+      cached->second->handouts++;
       return v;
     }
   }
@@ -322,6 +325,10 @@ Napi::Value PoolObject::JS_unview(const Napi::CallbackInfo& info) {
     if (r->released) continue;
     Napi::ArrayBuffer v = r->ref.Value();
     if (v.IsEmpty() || !v.StrictEquals(ab)) continue;
+    if (r->handouts > 1) {  // someone else got the same buffer from view(): only this claim goes
+      r->handouts--;
+      return Napi::Boolean::New(info.Env(), true);
+    }
     r->released = true;
     forgetRange(r);
     if (core_) core_->dropView(r->extent);
@@ -329,6 +336,21 @@ Napi::Value PoolObject::JS_unview(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), true);
   }
   return Napi::Boolean::New(info.Env(), false);
+  JS_CATCH
+}
+
+// JS_copy -- memmove between two ranges of the pool (each inside one extent), without any view.
+Napi::Value PoolObject::JS_copy(const Napi::CallbackInfo& info) {
+  JS_TRY
+  PoolCore& c = core(info.Env());
+  uint64_t src = argU64(info[0], "source offset");
+  uint64_t dst = argU64(info[1], "target offset");
+  uint64_t len = argU64(info[2], "length");
+  if (c.readOnly()) fail("ESHELF_READONLY", "pool " + c.name() + " is open read-only");
+  c.checkRange(src, len, "copy source");
+  c.checkRange(dst, len, "copy target");
+  if (len) memmove(c.base() + dst, c.base() + src, (size_t)len);
+  return info.Env().Undefined();
   JS_CATCH
 }
 

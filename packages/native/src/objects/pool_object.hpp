@@ -54,6 +54,7 @@ class PoolObject : public Napi::ObjectWrap<PoolObject> {
   Napi::Value JS_advise(const Napi::CallbackInfo& info);
   Napi::Value JS_unview(const Napi::CallbackInfo& info);
   Napi::Value JS_read(const Napi::CallbackInfo& info);
+  Napi::Value JS_copy(const Napi::CallbackInfo& info);
   Napi::Value JS_grow(const Napi::CallbackInfo& info);
   Napi::Value JS_refresh(const Napi::CallbackInfo& info);
   Napi::Value JS_compact(const Napi::CallbackInfo& info);
