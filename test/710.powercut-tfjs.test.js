@@ -31,7 +31,7 @@ test('power cuts during training checkpoints: every resume is a whole acknowledg
   s.close({ force: true });
   model.dispose();
 
-  const r = lib.runTraced(CHILD, dir, path.join(pmem, 'p'), 'pair', [pmem, 'm', 30], { prob: 0.7, seed: 41 });
+  const r = lib.runTraced(CHILD, dir, path.join(pmem, 'p'), 'pair', [pmem, 'm', 40], { prob: 0.8, seed: 41 });
   t.is(r.status, 0, `training workload failed: ${r.signal || ''}\n${r.stderr.slice(-3000)}`);
   const { cuts, states, failures, crashes, done } = lib.verifyRun(dir, 'pair', { verifier: VERIFY });
   t.deepEqual(crashes.map((c) => c.cut), [], `resume crashed:\n${crashes.map((c) => `${c.signal} ${c.stderr}`).join('\n')}`);
