@@ -230,6 +230,9 @@ export class VarRecord {
   private views_: Typed[] | null = null;
   /** Zero-copy: one adopted tensor per buffer, kept alive by the record (the variable shares one of them). */
   private stores: (tf.Tensor | null)[] = [null, null];
+  /** Encoded entry metas with buffer 0 / 1 committed (a checkpoint re-commits the same two), for `trainable` = metaTrainable. */
+  private metas: (Uint8Array | null)[] = [null, null];
+  private metaTrainable = false;
 
   constructor(s: Shelf, name: string, h: { dtype: ShelfVariableDtype; shape: number[]; buffers: 1 | 2; trainable: boolean }, offset: number, active: number) {
     this.shelf = s;
@@ -251,6 +254,21 @@ export class VarRecord {
 
   get header(): VariableHeader {
     return { v: 1, dtype: this.dtype, shape: this.shape, buffers: this.buffers, active: this.active < 0 ? this.cur : this.active, trainable: this.trainable };
+  }
+
+  /** The entry meta (core's format, kind `tfjs.variable`) naming buffer `active` as the committed one. */
+  metaFor(active: number): Uint8Array {
+    if (this.metaTrainable !== this.trainable) {
+      this.metas = [null, null];
+      this.metaTrainable = this.trainable;
+    }
+    let m = this.metas[active];
+    if (m === null || m === undefined) {
+      const h = { ...this.header, active };
+      m = internals(this.shelf).encodeMeta(VARIABLE_KIND, h as unknown as Record<string, unknown>);
+      this.metas[active] = m;
+    }
+    return m;
   }
 
   /** Typed-array views of each buffer (zero copy, shelf memory). Empty arrays for a zero-size variable. */
@@ -504,9 +522,10 @@ export function allocRecord(s: Shelf, name: string, dtype: ShelfVariableDtype, s
 
 /** The index op that names `rec`'s extent with its current buffer as the committed one. */
 export function putOp(rec: VarRecord): { type: 'put'; name: string; offset: number; length: number; meta: Uint8Array } {
-  const h = { ...rec.header, active: rec.cur };
-  return { type: 'put', name: rec.name, offset: rec.offset, length: rec.length, meta: internals(rec.shelf).encodeMeta(VARIABLE_KIND, h as unknown as Record<string, unknown>) };
+  return { type: 'put', name: rec.name, offset: rec.offset, length: rec.length, meta: rec.metaFor(rec.cur) };
 }
+
+const persistMethods = new WeakMap<object, string>();
 
 /**
  * Make byte ranges of the pool durable with as few persist calls as possible. On a file system every persist is an
@@ -518,7 +537,11 @@ export function persistRanges(s: Shelf, ranges: { offset: number; length: number
   const rs = ranges.filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
   if (rs.length === 0) return 0;
   const pool = internals(s).pool;
-  const method = pool.stats().persistMethod;
+  let method = persistMethods.get(pool);
+  if (method === undefined) {
+    method = pool.stats().persistMethod; // fixed at open (the medium decides it): ask once
+    persistMethods.set(pool, method);
+  }
   const gap = method === 'msync' || method === 'fence' ? Infinity : maxGap;
   let calls = 0;
   let i = 0;

@@ -205,6 +205,56 @@ test.serial("placement 'all': every buffer is pool memory, reads are copies, blo
   }
 });
 
+test.serial('makeZeros: zeros made only when first read, never for a dataId disposed unread', t => {
+  const b = sb.shelfBackend();
+  const st0 = sb.shelfPlacementStats();
+  const ids = b.numDataIds();
+  // disposed unread: no memory was ever made (what loadLayersModel's throw-away initial weights get)
+  const unread = tf.engine().makeTensorFromDataId(b.makeZeros([512, 512], 'float32'), [512, 512], 'float32', b);
+  const v = tf.variable(unread); // tfjs-layers' LayerVariable: the variable shares the dataId...
+  unread.dispose();
+  const loaded = tf.ones([512, 512]);
+  v.assign(loaded); // ...until loadWeights assigns the loaded value
+  loaded.dispose();
+  let st = sb.shelfPlacementStats();
+  t.is(st.lazyZeros - st0.lazyZeros, 1);
+  t.is(st.lazyZerosMade - st0.lazyZerosMade, 0, 'the zeros were never made');
+  t.is(v.dataSync()[0], 1);
+  v.dispose();
+  // read: zeros of every numeric dtype, through kernels, reads and borrowValues
+  for (const dtype of ['float32', 'int32', 'bool']) {
+    const z = tf.engine().makeTensorFromDataId(b.makeZeros([2, 3], dtype), [2, 3], dtype, b);
+    t.is(z.dtype, dtype);
+    t.deepEqual(Array.from(z.dataSync()), [0, 0, 0, 0, 0, 0]);
+    const y = tf.tidy(() => tf.add(z, tf.scalar(1, dtype === 'bool' ? 'int32' : dtype)));
+    t.deepEqual(Array.from(y.dataSync()), [1, 1, 1, 1, 1, 1]);
+    t.is(b.borrowValues(z.dataId).length, 6);
+    t.true(b.borrowValues(z.dataId) instanceof (dtype === 'float32' ? Float32Array : dtype === 'int32' ? Int32Array : Uint8Array));
+    tf.dispose([z, y]);
+  }
+  st = sb.shelfPlacementStats();
+  t.is(st.lazyZerosMade - st0.lazyZerosMade, 3);
+  t.is(b.numDataIds(), ids);
+  // placement 'all': the zeros are made in the pool, like any other buffer
+  sb.configureShelfBackend({ placement: 'all' });
+  try {
+    const z = tf.engine().makeTensorFromDataId(b.makeZeros([5], 'float32'), [5], 'float32', b);
+    t.like(b.residenceOf(z.dataId), { residence: 'dram' }); // nothing made yet
+    t.deepEqual(Array.from(tf.tidy(() => tf.add(z, 2).dataSync())), [2, 2, 2, 2, 2]);
+    t.like(b.residenceOf(z.dataId), { residence: 'pool' });
+    z.dispose();
+  } finally {
+    sb.configureShelfBackend({ placement: 'named' });
+  }
+  // a lazy dataId moves to another backend as zeros
+  const m = tf.engine().makeTensorFromDataId(b.makeZeros([3], 'int32'), [3], 'int32', b);
+  tf.engine().moveData(tf.findBackend('cpu'), m.dataId);
+  t.deepEqual(Array.from(m.dataSync()), [0, 0, 0]);
+  m.dispose();
+  t.throws(() => b.makeZeros([2], 'string'), { instanceOf: TypeError, message: 'makeZeros: dtype string is not float32, int32 or bool' });
+  t.throws(() => b.makeZeros([2], 'complex64'), { instanceOf: TypeError });
+});
+
 test.serial("placement 'all': the pool grows when full, and views stay valid", t => {
   sb.configureShelfBackend({ placement: 'all' });
   try {

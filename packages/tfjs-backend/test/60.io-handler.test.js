@@ -189,6 +189,92 @@ test.serial('a save that fails midway leaves the previous model whole and loses 
   small.dispose();
 });
 
+test.serial('repeated saves over a key fit a shelf of twice the model: no view pins the replaced weights', async (t) => {
+  await tf.setBackend('cpu');
+  const { s } = freshShelf(t, { sizeMb: 2 });
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ units: 300, inputShape: [300] })); // 361 KB of weights
+  const w = weightsOf(m);
+  // each save writes the new weights before the old ones are freed; nothing may keep the old ones busy
+  for (let i = 0; i < 12; i++) await m.save(tb.shelfIO(s, 'k'));
+  t.is(internals(s).pool.stats().reserved, 0);
+  const back = await tfl.loadLayersModel(tb.shelfIO(s, 'k'));
+  t.true(bitEqual(weightsOf(back), w));
+  back.dispose();
+  m.dispose();
+});
+
+test.serial("shelf: a loaded model's initial weights are never made (they would be replaced unread)", async (t) => {
+  await tf.setBackend('shelf');
+  const { s } = freshShelf(t);
+  const m = await trainedModel('dense-bn', 'sgd');
+  await m.save(tb.shelfIO(s, 'k'));
+  const before = tb.shelfPlacementStats();
+  const back = await tfl.loadLayersModel(tb.shelfIO(s, 'k'));
+  const after = tb.shelfPlacementStats();
+  t.true(after.lazyZeros - before.lazyZeros >= m.weights.length, 'every weight was built from lazy zeros');
+  t.is(after.lazyZerosMade - before.lazyZerosMade, 0, 'and none of them was ever made');
+  t.true(bitEqual(weightsOf(back), weightsOf(m)));
+  const { x } = makeData(tf, 'dense-bn', 4);
+  const [a, b] = [m.predict(x), back.predict(x)];
+  t.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
+  tf.dispose([a, b, x]);
+  // the replacement initializer is still tfjs-layers' Zeros to the outside: same class name in saved topologies
+  const json = JSON.stringify(back.toJSON(null, false));
+  t.true(json.includes('"class_name":"Zeros"'));
+  t.false(json.includes('Custom>'));
+  // a model built (not loaded) under 'shelf' reads its zero-initialised weights as zeros
+  const fresh = tfl.sequential();
+  fresh.add(tfl.layers.dense({ units: 4, inputShape: [2], kernelInitializer: 'zeros' }));
+  t.deepEqual(Array.from(fresh.weights[0].read().dataSync()), new Array(8).fill(0));
+  const y = fresh.predict(tf.ones([1, 2]));
+  t.deepEqual(Array.from(y.dataSync()), [0, 0, 0, 0]);
+  tf.dispose(y);
+  fresh.dispose();
+  back.dispose();
+  m.dispose();
+});
+
+test.serial('shelf: a shelf opened by URL keeps its weight views across loads; saving over the key lets them go', async (t) => {
+  require('node:v8').setFlagsFromString('--expose-gc');
+  const gc = require('node:vm').runInNewContext('gc');
+  const collect = async () => {
+    // twice: a WeakRef's target survives the job that made it; the engine's view finalizers run in an immediate
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+    await new Promise((r) => setImmediate(r));
+  };
+  await tf.setBackend('shelf');
+  const dir = tempDir(t);
+  const url = `shelf://${dir}/byurl/k`;
+  const m = await trainedModel('dense', 'sgd');
+  await m.save(url);
+  const bufferOf = (model) => tb.shelfBackend().borrowValues(model.weights[0].read().dataId).buffer;
+  const first = await tfl.loadLayersModel(url);
+  const b1 = new WeakRef(bufferOf(first)); // weak: the test must not keep the view alive itself
+  first.dispose();
+  await collect(); // no tensor references the views now
+  const second = await tfl.loadLayersModel(url);
+  t.is(bufferOf(second), b1.deref(), 'the same view: no new external memory for V8 to collect');
+  t.true(bitEqual(weightsOf(second), weightsOf(m)));
+  second.dispose();
+  // a new model under the same key: new extents, new values, the old views no longer kept
+  const other = await trainedModel('dense', 'adam');
+  await other.save(url);
+  await collect();
+  t.is(b1.deref(), undefined, 'the replaced weights are no longer pinned by a kept view');
+  const third = await tfl.loadLayersModel(url);
+  t.true(bitEqual(weightsOf(third), weightsOf(other)));
+  const b3 = new WeakRef(bufferOf(third));
+  third.dispose();
+  tb.closeShelfUrls(); // closing drops the kept views; the engine detaches them
+  t.is(b3.deref()?.byteLength ?? 0, 0, 'views of a closed shelf are detached (or gone)');
+  other.dispose();
+  m.dispose();
+});
+
 test.serial('URLs: absolute (three slashes), relative, the default directory, keys with slashes', async (t) => {
   await tf.setBackend('cpu');
   const dir = tempDir(t);

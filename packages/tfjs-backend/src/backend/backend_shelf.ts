@@ -67,6 +67,9 @@ export interface PlacementStats {
   adoptions: number;
   /** Copies made by readSync for guarded storage. */
   readCopies: number;
+  /** DataIds made by {@link ShelfBackend.makeZeros}, and how many of them had their zeros made (were read). */
+  lazyZeros: number;
+  lazyZerosMade: number;
 }
 
 const placementStats: PlacementStats = {
@@ -76,6 +79,8 @@ const placementStats: PlacementStats = {
   aliasCopies: 0,
   adoptions: 0,
   readCopies: 0,
+  lazyZeros: 0,
+  lazyZerosMade: 0,
 };
 
 export function shelfPlacementStats(): PlacementStats {
@@ -165,6 +170,45 @@ export class ShelfBackend extends MathBackendCPU {
 
   override move(dataId: DataId, values: BackendValues, shape: number[], dtype: DataType, refCount: number): void {
     this.data.set(dataId, this.place(values, dtype, refCount) as never);
+  }
+
+  /**
+   * A new dataId (refCount 1) of `util.sizeFromShape(shape)` zeros of `dtype` (float32, int32 or bool) whose memory is
+   * allocated on first use: the first read of its values (a kernel, `dataSync()`, a move to another backend) makes the
+   * zeros where {@link place} would have put them. A dataId that is disposed unread costs no memory at all: this is
+   * what tfjs-layers' throw-away initial weights need (`loadLayersModel` builds every weight from the `zeros`
+   * initializer, then assigns the loaded values; see io/lazy_zeros.ts). Wrap it in exactly one tensor, as for
+   * {@link adopt}.
+   */
+  makeZeros(shape: number[], dtype: DataType): DataId {
+    if (expectedClass(dtype) === null) throw new TypeError(`makeZeros: dtype ${dtype} is not float32, int32 or bool`);
+    const n = util.sizeFromShape(shape);
+    const dataId = { id: nextId++ };
+    const e: ShelfTensorData = { values: undefined, dtype, refCount: 1, residence: 'dram' };
+    // Writing `values` (dispose, eviction) simply replaces the lazy property with the value written.
+    const settle = (v: BackendValues | undefined): void => {
+      Object.defineProperty(e, 'values', { value: v, writable: true, enumerable: true, configurable: true });
+    };
+    Object.defineProperty(e, 'values', {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        placementStats.lazyZerosMade++;
+        const placed = this.place(util.makeZerosTypedArray(n, dtype) as BackendValues, dtype, e.refCount);
+        settle(placed.values);
+        e.residence = placed.residence;
+        if (placed.residence === 'pool') {
+          e.poolOffset = placed.poolOffset;
+          this.special.delete(placed);
+          this.special.add(e);
+        }
+        return e.values;
+      },
+      set: settle,
+    });
+    this.data.set(dataId, e as never);
+    placementStats.lazyZeros++;
+    return dataId;
   }
 
   /** Copies guarded (shelf, pool, in-place-written) storage; DRAM storage is returned as 'cpu' does. */

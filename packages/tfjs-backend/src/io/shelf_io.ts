@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Shelf, ShelfError, defaultPmemPath, internals, shelf as openShelf } from '@tsmm/core';
 import { knownShelfAt, rememberShelf, useCodecs } from '../variables';
+import { installLazyZeros } from './lazy_zeros';
 import { ShardReader, markShelfWeights, shardsOf, weightByteLength } from './weights';
 
 /** The URL scheme this handler owns. */
@@ -101,12 +102,51 @@ function liveShelf(poolPath: string): Shelf | undefined {
 }
 
 /**
+ * Weight views of the models read from shelves that URLs opened here: by pool, then by entry name. Kept alive on
+ * purpose. A view that V8 collects between two loads must be made again, and 64 MiB of new views (external memory to
+ * V8) start a major GC inside the next load: 8-28 ms instead of ~1 ms per load of a 64 MiB model when other code
+ * allocates in between (perf-findings PF-5). A kept view pins its extent (the engine does not reuse memory a view can
+ * reach), which is safe only where nothing but this module can erase the entries: shelves opened by URL here, which no
+ * one else holds. Saving over a key drops the views of its weights; closing the shelf drops them all.
+ */
+const keptViews = new WeakMap<object, Map<string, { offset: number; view: ArrayBuffer }>>();
+
+/** The kept views of `s` when it is a shelf opened by URL here, else null (views are then not kept). */
+function keptViewsOf(s: Shelf): Map<string, { offset: number; view: ArrayBuffer }> | null {
+  let byUrl = false;
+  for (const t of openedHere.values()) if (t === s) byUrl = true;
+  if (!byUrl || s.closed) return null;
+  const pool = internals(s).pool;
+  let m = keptViews.get(pool);
+  if (m === undefined) keptViews.set(pool, (m = new Map()));
+  return m;
+}
+
+/** Stop keeping the views of `s` (all, or those of entries under `prefix`). */
+function dropKeptViews(s: Shelf, prefix?: string): void {
+  let pool: object;
+  try {
+    pool = internals(s).pool;
+  } catch {
+    return;
+  }
+  const m = keptViews.get(pool);
+  if (m === undefined) return;
+  if (prefix === undefined) {
+    keptViews.delete(pool);
+    return;
+  }
+  for (const name of [...m.keys()]) if (name.startsWith(prefix)) m.delete(name);
+}
+
+/**
  * Close the shelves that `shelf://` URLs opened in this process (they stay open so that zero-copy loads can keep
  * using their memory). `force` moves tensors still viewing them to memory first.
  */
 export function closeShelfUrls(options: { force?: boolean } = {}): void {
   for (const [p, s] of [...openedHere]) {
     if (!s.closed) s.close({ force: options.force === true });
+    dropKeptViews(s);
     openedHere.delete(p);
   }
 }
@@ -227,9 +267,10 @@ export class ShelfIOHandler implements tf.io.IOHandler {
    */
   async load(): Promise<tf.io.ModelArtifacts> {
     const { s, key, opened } = this.acquire(false, 0);
+    installLazyZeros(); // tfjs-layers is loaded by now: the model it builds next gets free initial weights
     try {
       // A shelf opened for this URL is closed once tfjs has decoded the weights, unless tensors adopted its memory.
-      return readModel(s, key, opened ? () => closeOpened(s) : null);
+      return readModel(s, key, opened ? () => closeOpened(s) : null, keptViewsOf(s));
     } catch (e) {
       if (opened) closeOpened(s);
       throw withUrl(e, 'url' in this.target ? this.target.url : this.description);
@@ -238,6 +279,7 @@ export class ShelfIOHandler implements tf.io.IOHandler {
 }
 
 function closeOpened(s: Shelf): void {
+  dropKeptViews(s);
   for (const [p, t] of openedHere) if (t === s) openedHere.delete(p);
   if (!s.closed) s.close();
 }
@@ -260,6 +302,8 @@ function writeModel(s: Shelf, key: string, json: Buffer, specs: tf.io.WeightsMan
       throw new ShelfError('ESHELF_EXISTS', `"${key}" on shelf ${pool.path} is a ${kind} entry, not a saved model: erase it or save under another key`);
     }
   }
+  // The weights about to be replaced must not stay pinned by kept views.
+  dropKeptViews(s, `${key}/w/`);
   const allocated: number[] = [];
   try {
     const ops: Parameters<typeof inner.commit>[0] = [];
@@ -270,16 +314,14 @@ function writeModel(s: Shelf, key: string, json: Buffer, specs: tf.io.WeightsMan
       if (n > 0) {
         offset = pool.alloc(n);
         allocated.push(offset);
-        for (const w of inner.region(offset, n).windows()) {
-          data.copyInto(at, w);
-          at += w.length;
-        }
+        data.writeTo(pool, offset, at, n);
       }
+      at += n;
       ops.push({ type: 'put', name: `${key}/w/${i}`, offset, length: n, meta: inner.encodeMeta(WEIGHT_KIND, { v: 1, spec: spec as unknown as Record<string, unknown> }) });
     });
     const mOff = pool.alloc(json.length);
     allocated.push(mOff);
-    new Uint8Array(pool.view(mOff, json.length)).set(json);
+    pool.write(mOff, json);
     ops.push({ type: 'put', name: key, offset: mOff, length: json.length, meta: inner.encodeMeta(MODEL_KIND, { v: 1, weights: specs.length, bytes: json.length }) });
     const prefix = `${key}/w/`;
     for (const n of pool.names(prefix)) {
@@ -301,9 +343,9 @@ function writeModel(s: Shelf, key: string, json: Buffer, specs: tf.io.WeightsMan
 
 /**
  * Read the model saved as `key`: the artifacts, with one zero-copy ArrayBuffer per weight. `afterDecode` runs once
- * tfjs has turned the weights into tensors that do not view the shelf.
+ * tfjs has turned the weights into tensors that do not view the shelf. `kept`: views to reuse and keep (see keptViews).
  */
-function readModel(s: Shelf, key: string, afterDecode: (() => void) | null): tf.io.ModelArtifacts {
+function readModel(s: Shelf, key: string, afterDecode: (() => void) | null, kept: Map<string, { offset: number; view: ArrayBuffer }> | null): tf.io.ModelArtifacts {
   const inner = internals(s);
   const pool = inner.pool;
   const e = pool.get(key);
@@ -312,7 +354,7 @@ function readModel(s: Shelf, key: string, afterDecode: (() => void) | null): tf.
   if (kind !== MODEL_KIND) throw new ShelfError('ESHELF_TYPE', `"${key}" on shelf ${pool.path} is a ${kind} entry, not a saved model`);
   let manifest: ShelfModelManifest;
   try {
-    manifest = JSON.parse(Buffer.from(pool.view(e.offset, e.length)).toString('utf8')) as ShelfModelManifest;
+    manifest = JSON.parse(pool.read(e.offset, e.length).toString('utf8')) as ShelfModelManifest; // a copy: no view pins it
   } catch {
     throw new ShelfError('ESHELF_CORRUPT', `the manifest of model "${key}" on shelf ${pool.path} is not valid JSON`);
   }
@@ -324,7 +366,12 @@ function readModel(s: Shelf, key: string, afterDecode: (() => void) | null): tf.
     const name = `${key}/w/${i}`;
     const w = pool.get(name);
     if (w === null) throw new ShelfError('ESHELF_CORRUPT', `weight ${i} ("${spec.name}") of model "${key}" is missing on shelf ${pool.path}`);
-    return w.length === 0 ? new ArrayBuffer(0) : pool.view(w.offset, w.length);
+    if (w.length === 0) return new ArrayBuffer(0);
+    const k = kept?.get(name);
+    if (k !== undefined && k.offset === w.offset && k.view.byteLength === w.length) return k.view;
+    const view = pool.view(w.offset, w.length);
+    kept?.set(name, { offset: w.offset, view });
+    return view;
   });
   const artifacts: tf.io.ModelArtifacts = { weightSpecs: specs, weightData };
   for (const k of ['format', 'generatedBy', 'convertedBy', 'modelTopology', 'trainingConfig', 'signature', 'userDefinedMetadata', 'modelInitializer', 'initializerSignature'] as const) {

@@ -55,6 +55,23 @@ export class ShardReader {
     }
   }
 
+  /**
+   * Copy bytes `[start, start + length)` into `pool` at `offset`, with `pool.write` (no view of the pool is created, so
+   * nothing pins the extent after this returns).
+   */
+  writeTo(pool: { write(offset: number, data: Uint8Array): void }, offset: number, start: number, length: number): void {
+    let done = 0;
+    let i = this.shardAt(start);
+    while (done < length) {
+      const shard = this.shards[i];
+      const local = start + done - this.starts[i];
+      const n = Math.min(shard.byteLength - local, length - done);
+      pool.write(offset + done, new Uint8Array(shard, local, n));
+      done += n;
+      i++;
+    }
+  }
+
   /** A little-endian uint32 at `at` (string weights store each string's length so). */
   uint32(at: number): number {
     const b = new Uint8Array(4);
