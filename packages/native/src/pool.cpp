@@ -1005,6 +1005,24 @@ uint64_t PoolCore::addView(uint64_t off, uint64_t len) {
 
 void PoolCore::dropView(uint64_t extentBase) { alloc_.dropView(extentBase); }
 
+void PoolCore::writeBytes(uint64_t off, const uint8_t* src, size_t n) {
+  requireWritable();
+  checkRange(off, n, "write");
+  if (n == 0) return;
+  if (medium_ == Medium::File && n >= 64 * 1024) {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t w = ::pwrite(dataFd_, src + done, n - done, (off_t)(off + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;  // fall back to the mapping for the rest
+      done += (size_t)w;
+    }
+    if (done < n) memmove(base_ + off + done, src + done, n - done);
+    return;
+  }
+  memmove(base_ + off, src, n);
+}
+
 void PoolCore::checkRange(uint64_t off, uint64_t len, const char* what) const {
   requireOpen();
   uint64_t base = 0;

@@ -72,6 +72,10 @@ class PoolCore {
   // viewable -- check [off, off+len) lies in one non-free extent and count a view of it; returns its base.
   uint64_t addView(uint64_t off, uint64_t len);
   void dropView(uint64_t extentBase);
+  // writeBytes -- copy n bytes into the pool at off (inside one extent). On a file medium large copies go
+  // through pwrite into the page cache (coherent with the mapping, and no page faults on the mapping);
+  // small ones, and DAX/tmpfs, are a memcpy into the mapping.
+  void writeBytes(uint64_t off, const uint8_t* src, size_t n);
   // checkRange -- [off, off+len) lies inside one allocated or named extent (for read/write copies).
   void checkRange(uint64_t off, uint64_t len, const char* what) const;
   bool readOnly() const { return readOnly_; }

@@ -290,8 +290,7 @@ Napi::Value PoolObject::JS_write(const Napi::CallbackInfo& info) {
     failType("Expected the data to be a TypedArray, DataView or ArrayBuffer");
   }
   if (c.readOnly()) fail("ESHELF_READONLY", "pool " + c.name() + " is open read-only");
-  c.checkRange(off, n, "write");
-  if (n) memmove(c.base() + off, src, n);
+  c.writeBytes(off, src, n);
   return info.Env().Undefined();
   JS_CATCH
 }
