@@ -8,6 +8,11 @@
  *   P/var/<i>            the i-th variable (kind `tfjs.variable`, two buffers)
  *   P/opt/<field>/<i>    the optimizer's slot variables, by the optimizer field that holds them (e.g. `accumulatedFirstMoment/3`)
  *   P/opt/<field>        the optimizer's scalar variables (e.g. Adam's `accBeta1`, `accBeta2`: stored, never recomputed)
+ *   P/slab/<n>           slabs (kind `tfjs.slab`): the buffers of the members created together (the model's variables
+ *                        at the first attach; each batch of optimizer variables as they appear), buffer 0 of all of
+ *                        them in the first half, buffer 1 in the second, so that the working buffers are one
+ *                        contiguous run. Members in a slab have meta-only entries (header v 2: slab name, offset).
+ *                        Groups written before slabs have one extent per member (header v 1); both are read.
  *
  * Every variable has two buffers. The committed one is never written; updates go to the other (working) one.
  * `checkpoint()` persists the working buffers, then commits ONE index batch that flips every updated variable to its
@@ -18,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Shelf, ShelfError, internals, type ShelfCodec } from '@tsmm/core';
 import {
-  VarRecord, allocRecord, markCommitted, onRelease, openRecord, persistRanges, putOp, recordsOf, shelfKey, useCodecs, variableRecord, where,
+  VarRecord, allocSlab, markCommitted, readSlab, slabPutOp, onRelease, openRecord, persistRanges, putOp, recordsOf, shelfKey, useCodecs, variableRecord, where,
   type ShelfVariableDtype,
 } from './variables';
 
@@ -142,6 +147,9 @@ export class CheckpointGroup {
   private rebase: { field: string; index: number; suffix: string }[] = [];
   state: CheckpointState | null = null;
   released = false;
+  /** Slabs this group allocated or opened, by entry name. `committed` false: not yet named in the index. */
+  private slabs = new Map<string, { offset: number; half: number; committed: boolean }>();
+  private nextSlab = -1;
 
   constructor(s: Shelf, prefix: string) {
     this.shelf = s;
@@ -176,6 +184,29 @@ export class CheckpointGroup {
     return { header: h as StateHeader, seq: e.seq };
   }
 
+  /** A name for a new slab, unused under the prefix. */
+  private slabName(): string {
+    if (this.nextSlab < 0) {
+      let n = 0;
+      const base = `${this.prefix}/slab/`;
+      for (const name of internals(this.shelf).pool.names(base)) {
+        const k = Number(name.slice(base.length));
+        if (Number.isSafeInteger(k) && k >= n) n = k + 1;
+      }
+      this.nextSlab = n;
+    }
+    return `${this.prefix}/slab/${this.nextSlab++}`;
+  }
+
+  /** Records for new members, in one new slab. */
+  private newMembers(specs: { name: string; dtype: ShelfVariableDtype; shape: number[]; trainable: boolean }[]): VarRecord[] {
+    if (specs.length === 0) return [];
+    const name = this.slabName();
+    const { offset, half, records } = allocSlab(this.shelf, name, specs);
+    this.slabs.set(name, { offset, half, committed: false });
+    return records;
+  }
+
   private register(rec: VarRecord): void {
     recordsOf(this.shelf).set(rec.name, rec);
   }
@@ -195,11 +226,11 @@ export class CheckpointGroup {
   }
 
   private fresh(vars: tf.Variable[], optimizer: (OptimizerLike & object) | null): void {
+    const recs = this.newMembers(vars.map((v, i) => ({ name: this.varName(i), dtype: v.dtype as ShelfVariableDtype, shape: v.shape.slice(), trainable: v.trainable })));
     for (let i = 0; i < vars.length; i++) {
-      const v = vars[i];
-      const rec = allocRecord(this.shelf, this.varName(i), v.dtype as ShelfVariableDtype, v.shape.slice(), 2, v.trainable, null);
+      const rec = recs[i];
       this.register(rec);
-      rec.bind(v, 'variable');
+      rec.bind(vars[i], 'variable');
       this.variables.push(rec);
     }
     if (optimizer !== null) this.homeSlots(optimizer);
@@ -282,6 +313,10 @@ export class CheckpointGroup {
     const rec = openRecord(this.shelf, name);
     if (rec === null) throw new ShelfError('ESHELF_CORRUPT', `checkpoint member ${where(this.shelf, name)} is missing`);
     if (rec.buffers !== 2) throw new ShelfError('ESHELF_CORRUPT', `checkpoint member ${where(this.shelf, name)} is not double-buffered`);
+    if (rec.slab !== null && !this.slabs.has(rec.slab)) {
+      const sl = readSlab(this.shelf, rec.slab)!;
+      this.slabs.set(rec.slab, { offset: sl.offset, half: sl.half, committed: true });
+    }
     return rec;
   }
 
@@ -291,10 +326,22 @@ export class CheckpointGroup {
    */
   private staleNames(members: VarRecord[]): string[] {
     if (this.staleChecked) return [];
+    const inner = internals(this.shelf);
     const keep = new Set<string>([this.stateName, ...members.map((r) => r.name)]);
-    for (const sl of this.carried?.slots ?? []) keep.add(this.slotName(sl.field, sl.index));
-    return internals(this.shelf).pool.names(`${this.prefix}/`)
-      .filter((n) => !keep.has(n) && (n.startsWith(`${this.prefix}/var/`) || n.startsWith(`${this.prefix}/opt/`)));
+    for (const r of members) if (r.slab !== null) keep.add(r.slab);
+    for (const sl of this.carried?.slots ?? []) {
+      const name = this.slotName(sl.field, sl.index);
+      keep.add(name);
+      // a carried slot in a slab keeps its slab
+      const e = inner.pool.get(name);
+      if (e !== null) {
+        const { header } = inner.decodeMeta(e.meta);
+        const slab = (header as { slab?: unknown }).slab;
+        if (typeof slab === 'string') keep.add(slab);
+      }
+    }
+    return inner.pool.names(`${this.prefix}/`)
+      .filter((n) => !keep.has(n) && (n.startsWith(`${this.prefix}/var/`) || n.startsWith(`${this.prefix}/opt/`) || n.startsWith(`${this.prefix}/slab/`)));
   }
 
   /**
@@ -303,6 +350,7 @@ export class CheckpointGroup {
    */
   homeSlots(optimizer: object): void {
     const inner = internals(this.shelf);
+    const fresh: { key: string; sl: Slot }[] = [];
     for (const sl of optimizerSlots(optimizer)) {
       const key = slotKey(sl.field, sl.index);
       const known = this.slots.get(key);
@@ -316,15 +364,21 @@ export class CheckpointGroup {
       }
       if (known !== undefined && !known.rec.released) {
         known.rec.release(true);
-        if (known.rec.active < 0 && known.rec.bufferBytes > 0) inner.pool.release(known.rec.offset);
+        // (a slab member's space stays in its slab: the slab goes when none of its members is left)
+        if (known.rec.slab === null && known.rec.active < 0 && known.rec.bufferBytes > 0) inner.pool.release(known.rec.offset);
       }
       const existing = variableRecord(v);
       if (existing !== undefined && existing.shelf !== this.shelf) existing.release(true);
-      const rec = allocRecord(this.shelf, this.slotName(sl.field, sl.index), v.dtype as ShelfVariableDtype, v.shape.slice(), 2, false, null);
-      this.register(rec);
-      rec.bind(v, 'variable');
-      this.slots.set(key, { rec, field: sl.field, index: sl.index, suffix: suffixOf(sl) });
+      fresh.push({ key, sl });
     }
+    // Slots that appear together (at the optimizer's first step) share one slab.
+    const recs = this.newMembers(fresh.map(({ sl }) => ({ name: this.slotName(sl.field, sl.index), dtype: sl.variable.dtype as ShelfVariableDtype, shape: sl.variable.shape.slice(), trainable: false })));
+    fresh.forEach(({ key, sl }, i) => {
+      const rec = recs[i];
+      this.register(rec);
+      rec.bind(sl.variable, 'variable');
+      this.slots.set(key, { rec, field: sl.field, index: sl.index, suffix: suffixOf(sl) });
+    });
   }
 
   private wrapOptimizer(optimizer: OptimizerLike & object): void {
@@ -367,6 +421,20 @@ export class CheckpointGroup {
     const ops: Parameters<typeof inner.commit>[0] = [];
     const touched: VarRecord[] = [];
     const flips: { offset: number; length: number }[] = [];
+    // New slabs are named in this batch with their first members; new slabs left without members are given back.
+    const used = new Set<string>();
+    for (const rec of members) if (rec.slab !== null) used.add(rec.slab);
+    const named: string[] = [];
+    for (const [name, sl] of this.slabs) {
+      if (sl.committed) continue;
+      if (used.has(name)) {
+        ops.push(slabPutOp(this.shelf, name, sl.offset, sl.half));
+        named.push(name);
+      } else {
+        inner.pool.release(sl.offset);
+        this.slabs.delete(name);
+      }
+    }
     for (const rec of members) {
       if (rec.active >= 0 && !rec.dirty) continue;
       // A new extent is persisted whole by the engine when first named; a flip persists only the working buffer.
@@ -393,6 +461,7 @@ export class CheckpointGroup {
     for (const n of this.staleNames(members)) ops.push({ type: 'erase', name: n });
     const seq = inner.commit(ops);
     for (const rec of touched) markCommitted(rec);
+    for (const name of named) this.slabs.get(name)!.committed = true;
     this.staleChecked = true;
     this.state = { step, extra, iterations, seq };
     return this.state;
@@ -405,7 +474,7 @@ export class CheckpointGroup {
     if (this.unwrap !== null) this.unwrap();
     if (this.unlisten !== null) this.unlisten();
     for (const rec of [...this.variables, ...[...this.slots.values()].map((x) => x.rec)]) {
-      const uncommitted = rec.active < 0 && rec.bufferBytes > 0 && !rec.released;
+      const uncommitted = rec.slab === null && rec.active < 0 && rec.bufferBytes > 0 && !rec.released;
       rec.release(keepValues);
       if (uncommitted) {
         try {
@@ -415,6 +484,15 @@ export class CheckpointGroup {
         }
       }
     }
+    for (const sl of this.slabs.values()) {
+      if (sl.committed) continue;
+      try {
+        internals(this.shelf).pool.release(sl.offset);
+      } catch {
+        // closing: the engine reclaims uncommitted extents at the next open anyway
+      }
+    }
+    this.slabs.clear();
     groupsOf.get(shelfKey(this.shelf))?.delete(this.prefix);
   }
 }

@@ -38,15 +38,38 @@ export type ShelfVariableDtype = 'float32' | 'int32' | 'bool';
 
 const ELEMENT_BYTES: Record<ShelfVariableDtype, number> = { float32: 4, int32: 4, bool: 1 };
 
-/** The header stored in the meta of a `tfjs.variable` entry. */
+/** Meta kind of a slab entry: one extent holding the two buffers of several variables of a checkpoint group. */
+export const SLAB_KIND = 'tfjs.slab';
+
+/**
+ * A slab is one extent of `2 * half` bytes: buffer 0 of every member in the first half, buffer 1 in the second, each
+ * member at the same aligned offset `at` in both halves. The working buffers of a group are then one contiguous run,
+ * which a checkpoint persists with one msync run instead of one per variable.
+ */
+export interface SlabHeader { v: 1; half: number }
+
+/** Alignment of a member inside a slab half, and of the half itself. */
+const SLAB_ALIGN = 64;
+const SLAB_HALF_ALIGN = 4096;
+
+/**
+ * The header stored in the meta of a `tfjs.variable` entry. v 1: the entry's own extent holds the buffers back to back.
+ * v 2 (checkpoint-group members in a slab): the entry is meta-only; its buffers are at `at` in each half of the slab
+ * entry named `slab`.
+ */
 export interface VariableHeader {
-  v: 1;
+  v: 1 | 2;
   dtype: ShelfVariableDtype;
   shape: number[];
   buffers: 1 | 2;
   active: number;
   trainable: boolean;
+  slab?: string;
+  at?: number;
 }
+
+/** Where a slab member's buffers are: buffer i at `offset + i * stride` of the pool. */
+export interface SlabPlace { slab: string; at: number; stride: number }
 
 type Typed = Float32Array | Int32Array | Uint8Array;
 
@@ -214,7 +237,12 @@ export class VarRecord {
   readonly shape: number[];
   readonly buffers: 1 | 2;
   readonly bufferBytes: number;
+  /** Pool offset of buffer 0; buffer i is at `offset + i * stride`. */
   readonly offset: number;
+  readonly stride: number;
+  /** The slab entry holding the buffers (v 2 layout), or null when the record has its own extent (v 1). */
+  readonly slab: string | null;
+  readonly at: number;
   trainable: boolean;
   /** Committed buffer, or -1 while the extent is not yet named in the index (it is then put by the next checkpoint). */
   active: number;
@@ -234,7 +262,7 @@ export class VarRecord {
   private metas: (Uint8Array | null)[] = [null, null];
   private metaTrainable = false;
 
-  constructor(s: Shelf, name: string, h: { dtype: ShelfVariableDtype; shape: number[]; buffers: 1 | 2; trainable: boolean }, offset: number, active: number) {
+  constructor(s: Shelf, name: string, h: { dtype: ShelfVariableDtype; shape: number[]; buffers: 1 | 2; trainable: boolean }, offset: number, active: number, place?: SlabPlace) {
     this.shelf = s;
     this.name = name;
     this.dtype = h.dtype;
@@ -243,17 +271,33 @@ export class VarRecord {
     this.trainable = h.trainable;
     this.bufferBytes = sizeOf(h.shape) * ELEMENT_BYTES[h.dtype];
     this.offset = offset;
+    this.stride = place !== undefined ? place.stride : this.bufferBytes;
+    this.slab = place !== undefined ? place.slab : null;
+    this.at = place !== undefined ? place.at : 0;
     this.active = active;
     this.cur = active < 0 ? 0 : active;
     this.readOnly = s.readOnly;
   }
 
+  /** Length of the entry's own extent (0 for a slab member: its entry is meta-only). */
   get length(): number {
-    return this.bufferBytes * this.buffers;
+    return this.slab !== null ? 0 : this.bufferBytes * this.buffers;
   }
 
   get header(): VariableHeader {
-    return { v: 1, dtype: this.dtype, shape: this.shape, buffers: this.buffers, active: this.active < 0 ? this.cur : this.active, trainable: this.trainable };
+    const active = this.active < 0 ? this.cur : this.active;
+    if (this.slab !== null) {
+      return { v: 2, dtype: this.dtype, shape: this.shape, buffers: this.buffers, active, trainable: this.trainable, slab: this.slab, at: this.at };
+    }
+    return { v: 1, dtype: this.dtype, shape: this.shape, buffers: this.buffers, active, trainable: this.trainable };
+  }
+
+  /** True when the index entry `e` (of this record's name) still names this record's storage. */
+  matchesEntry(e: { offset: number; length: number }): boolean {
+    if (this.slab === null) return e.offset === this.offset && e.length === this.length;
+    if (e.length !== 0) return false;
+    const se = internals(this.shelf).pool.get(this.slab);
+    return se !== null && se.offset + this.at === this.offset;
   }
 
   /** The entry meta (core's format, kind `tfjs.variable`) naming buffer `active` as the committed one. */
@@ -277,7 +321,7 @@ export class VarRecord {
       const pool = internals(this.shelf).pool;
       const out: Typed[] = [];
       for (let i = 0; i < this.buffers; i++) {
-        out.push(this.bufferBytes === 0 ? typedOver(this.dtype, new ArrayBuffer(0)) : typedOver(this.dtype, pool.view(this.offset + i * this.bufferBytes, this.bufferBytes)));
+        out.push(this.bufferBytes === 0 ? typedOver(this.dtype, new ArrayBuffer(0)) : typedOver(this.dtype, pool.view(this.offset + i * this.stride, this.bufferBytes)));
       }
       this.views_ = out;
     }
@@ -312,7 +356,7 @@ export class VarRecord {
 
   /** The byte range of the buffer holding the current value: `[offset, offset + length)` of the pool. */
   currentRange(): { offset: number; length: number } {
-    return { offset: this.offset + this.cur * this.bufferBytes, length: this.bufferBytes };
+    return { offset: this.offset + this.cur * this.stride, length: this.bufferBytes };
   }
 
   /**
@@ -484,7 +528,8 @@ function releaseShelf(s: Shelf, force: boolean): void {
 /** Decode and check the header of a `tfjs.variable` entry. */
 export function parseVariableHeader(s: Shelf, name: string, header: Record<string, unknown>): VariableHeader {
   const h = header as Partial<VariableHeader>;
-  const ok = h.v === 1 && isVarDtype(h.dtype) && Array.isArray(h.shape) && h.shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
+  const slabOk = h.v === 1 || (h.v === 2 && h.buffers === 2 && typeof h.slab === 'string' && h.slab.length > 0 && Number.isSafeInteger(h.at) && h.at! >= 0);
+  const ok = slabOk && isVarDtype(h.dtype) && Array.isArray(h.shape) && h.shape.every((d) => Number.isSafeInteger(d) && d >= 0) &&
     (h.buffers === 1 || h.buffers === 2) && Number.isInteger(h.active) && h.active! >= 0 && h.active! < h.buffers! && typeof h.trainable === 'boolean';
   if (!ok) throw new ShelfError('ESHELF_CORRUPT', `variable ${where(s, name)} has an invalid header ${JSON.stringify(header)}`);
   return h as VariableHeader;
@@ -500,11 +545,65 @@ export function openRecord(s: Shelf, name: string): VarRecord | null {
     throw new ShelfError('ESHELF_TYPE', `${where(s, name)} is a ${kind} entry, not a persistent tfjs variable`);
   }
   const h = parseVariableHeader(s, name, header);
+  if (h.v === 2) {
+    const place = slabPlace(s, name, h);
+    if (e.length !== 0) throw new ShelfError('ESHELF_CORRUPT', `variable ${where(s, name)}: a slab member must be meta-only, its extent is ${e.length} bytes`);
+    return new VarRecord(s, name, h, place.offset, h.active, place);
+  }
   const rec = new VarRecord(s, name, h, e.offset, h.active);
   if (rec.length !== e.length) {
     throw new ShelfError('ESHELF_CORRUPT', `variable ${where(s, name)}: extent is ${e.length} bytes, ${h.dtype}[${h.shape}] × ${h.buffers} needs ${rec.length}`);
   }
   return rec;
+}
+
+/** Decode and check the header of a `tfjs.slab` entry. */
+export function readSlab(s: Shelf, slab: string): { offset: number; half: number } | null {
+  const inner = internals(s);
+  const e = inner.pool.get(slab);
+  if (e === null) return null;
+  const { kind, header } = inner.decodeMeta(e.meta);
+  const h = header as Partial<SlabHeader>;
+  if (kind !== SLAB_KIND || h.v !== 1 || !Number.isSafeInteger(h.half) || h.half! < 0 || e.length !== 2 * h.half!) {
+    throw new ShelfError('ESHELF_CORRUPT', `slab ${where(s, slab)} is not a valid ${SLAB_KIND} entry`);
+  }
+  return { offset: e.offset, half: h.half! };
+}
+
+/** Where the buffers of the v 2 variable `name` (header `h`) are. */
+function slabPlace(s: Shelf, name: string, h: VariableHeader): SlabPlace & { offset: number } {
+  const sl = readSlab(s, h.slab!);
+  if (sl === null) throw new ShelfError('ESHELF_CORRUPT', `variable ${where(s, name)}: its slab "${h.slab}" is missing`);
+  const bytes = sizeOf(h.shape) * ELEMENT_BYTES[h.dtype];
+  if (h.at! + bytes > sl.half) {
+    throw new ShelfError('ESHELF_CORRUPT', `variable ${where(s, name)}: ${h.dtype}[${h.shape}] at ${h.at} does not fit its slab half of ${sl.half} bytes`);
+  }
+  return { slab: h.slab!, at: h.at!, stride: sl.half, offset: sl.offset + h.at! };
+}
+
+/** The index op that names slab `slab` (`2 * half` bytes at `offset`). */
+export function slabPutOp(s: Shelf, slab: string, offset: number, half: number): { type: 'put'; name: string; offset: number; length: number; meta: Uint8Array } {
+  return { type: 'put', name: slab, offset, length: 2 * half, meta: internals(s).encodeMeta(SLAB_KIND, { v: 1, half } as unknown as Record<string, unknown>) };
+}
+
+/**
+ * Allocate a slab named `slab` for two-buffer members `specs` and return it with a record per member (buffer 0 zeroed
+ * as the pool gives it; the caller binds each record). Not yet named in the index: the caller commits `slabPutOp` with
+ * the members' `putOp`s in one batch, or releases `offset`.
+ */
+export function allocSlab(s: Shelf, slab: string, specs: { name: string; dtype: ShelfVariableDtype; shape: number[]; trainable: boolean }[]): { offset: number; half: number; records: VarRecord[] } {
+  const ats: number[] = [];
+  let half = 0;
+  for (const sp of specs) {
+    ats.push(half);
+    const bytes = sizeOf(sp.shape) * ELEMENT_BYTES[sp.dtype];
+    half += Math.ceil(bytes / SLAB_ALIGN) * SLAB_ALIGN;
+  }
+  half = Math.max(SLAB_HALF_ALIGN, Math.ceil(half / SLAB_HALF_ALIGN) * SLAB_HALF_ALIGN);
+  const offset = internals(s).pool.alloc(2 * half);
+  const records = specs.map((sp, i) => new VarRecord(s, sp.name, { dtype: sp.dtype, shape: sp.shape, buffers: 2, trainable: sp.trainable }, offset + ats[i], -1,
+    { slab, at: ats[i], stride: half }));
+  return { offset, half, records };
 }
 
 /**
@@ -522,6 +621,7 @@ export function allocRecord(s: Shelf, name: string, dtype: ShelfVariableDtype, s
 
 /** The index op that names `rec`'s extent with its current buffer as the committed one. */
 export function putOp(rec: VarRecord): { type: 'put'; name: string; offset: number; length: number; meta: Uint8Array } {
+  if (rec.slab !== null) return { type: 'put', name: rec.name, offset: 0, length: 0, meta: rec.metaFor(rec.cur) };
   return { type: 'put', name: rec.name, offset: rec.offset, length: rec.length, meta: rec.metaFor(rec.cur) };
 }
 
@@ -625,7 +725,7 @@ export function shelfVariable(s: Shelf, name: string, initialValue?: tf.Tensor, 
   const live = records.get(name);
   if (live !== undefined && live.variable !== null && !live.variable.isDisposed) {
     const e = inner.pool.get(name);
-    if (e !== null && e.offset === live.offset && live.active >= 0) {
+    if (e !== null && live.matchesEntry(e) && live.active >= 0) {
       if (init !== undefined) checkSame(s, name, live, init);
       return live.variable;
     }
@@ -708,6 +808,11 @@ export const variableCodec: ShelfCodec<tf.Tensor> = {
     const h = parseVariableHeader(ctx.shelf, ctx.name, header);
     if (h.buffers === 1) return shelfVariable(ctx.shelf, ctx.name);
     const bytes = sizeOf(h.shape) * ELEMENT_BYTES[h.dtype];
+    if (h.v === 2) {
+      const place = slabPlace(ctx.shelf, ctx.name, h);
+      const copy = bytes === 0 ? new Uint8Array(0) : new Uint8Array(internals(ctx.shelf).pool.view(place.offset + h.active * place.stride, bytes)).slice();
+      return tf.tensor(typedOver(h.dtype, copy.buffer), h.shape, h.dtype);
+    }
     const all = region.bytes();
     const copy = all.slice(h.active * bytes, (h.active + 1) * bytes);
     return tf.tensor(typedOver(h.dtype, copy.buffer), h.shape, h.dtype);

@@ -148,8 +148,10 @@ test('SIGKILL at random moments: every restart resumes from a whole checkpoint; 
       for (let j = 0; j <= job; j++) {
         check(s[`job${j}/state`].step === STEPS, `${name}/job${j}: last checkpoint is not at step ${STEPS}`);
         // 8 model weights + Adam: m and v for 6 trainable weights, accBeta1, accBeta2
+        // + 3 slabs: the model's weights, accBeta1/2 (made at attach), the slots (made at the first step)
         const n = internals(s).pool.names(`job${j}/`).length;
-        check(n === 1 + 8 + 14, `${name}/job${j}: ${n} entries`);
+        const slabs = internals(s).pool.names(`job${j}/slab/`).length;
+        check(slabs === 3 && n === 1 + 8 + 14 + slabs, `${name}/job${j}: ${n} entries, ${slabs} slabs`);
       }
     } finally {
       s.close({ force: true });
