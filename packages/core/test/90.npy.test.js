@@ -176,6 +176,16 @@ test('exportNpy: typed arrays, Buffers, and tfjs tensor, variable and weight ent
   };
   // a persistent variable keeps two buffers; `active` names the committed one, which is what exports
   putKind('tfjs.variable', 'tv', { v: 1, dtype: 'int32', shape: [2], buffers: 2, active: 1, trainable: true }, Buffer.concat([le('i4', [1, 2]), le('i4', [3, 4])]));
+  // a checkpoint-group member (layout v 2): a meta-only entry whose buffers sit at `at` in each half of a slab entry
+  const half = 4096;
+  const slabBytes = Buffer.alloc(2 * half);
+  le('i4', [7, 8]).copy(slabBytes, 64); // buffer 0 at 64
+  le('i4', [9, 10]).copy(slabBytes, half + 64); // buffer 1 at half + 64: the committed one
+  putKind('tfjs.slab', 'g/slab/0', { v: 1, half }, slabBytes);
+  inner.commit([{ type: 'put', name: 'g/var/0', offset: 0, length: 0,
+    meta: encodeMeta('tfjs.variable', { v: 2, dtype: 'int32', shape: [2], buffers: 2, active: 1, trainable: true, slab: 'g/slab/0', at: 64 }) }]);
+  exportNpy(s, 'g/var/0', path.join(dir, 'gv.npy'));
+  t.deepEqual(fs.readFileSync(path.join(dir, 'gv.npy')).subarray(128), le('i4', [9, 10]));
   putKind('tfjs.weight', 'tw', { spec: { name: 'dense/kernel', dtype: 'float32', shape: [1, 2] } }, le('f4', [5, 6]));
   putKind('tfjs.weight', 'tq', { spec: { name: 'q', dtype: 'float32', shape: [2], quantization: { dtype: 'uint8' } } }, Buffer.from([1, 2]));
   exportNpy(s, 'tv', path.join(dir, 'tv.npy'));

@@ -109,6 +109,20 @@ export function arraySource(core: ShelfCore, name: string): ArraySource {
       throw new ShelfError('ESHELF_TYPE', `'${name}' is a ${String(spec.dtype)}${spec.quantization != null ? ' quantized' : ''} ${kind.slice(5)}: ` +
         'only float32, int32 and bool tfjs values export');
     }
+    if (kind === 'tfjs.variable' && shape !== undefined && h.v === 2) {
+      // a checkpoint-group member in a slab: buffer i at `at` of half i of the slab entry (header {half})
+      const each = product(shape) * ITEM_SIZE[dtype];
+      const active = h.active === 1 ? 1 : 0;
+      const slab = typeof h.slab === 'string' ? core.pool.get(h.slab) : null;
+      const sh = slab !== null ? decodeMeta(slab.meta, `'${String(h.slab)}'`) : null;
+      const half = sh !== null && sh.kind === 'tfjs.slab' && typeof sh.header.half === 'number' ? sh.header.half : -1;
+      const at = typeof h.at === 'number' ? h.at : -1;
+      if (slab === null || half < 0 || at < 0 || at + each > half || 2 * half > slab.length) {
+        throw new ShelfError('ESHELF_CORRUPT', `'${name}' names slab '${String(h.slab)}' at ${String(h.at)}, which does not hold its ${each} bytes`);
+      }
+      const region = new PoolRegion(core.pool, slab.offset + active * half + at, each);
+      return { name, kind, dtype, shape, stride: stridesOf(shape, 'C'), order: 'C', byteLength: each, windows: () => region.windows() };
+    }
     if (kind === 'tfjs.variable' && shape !== undefined) {
       const buffers = h.buffers === 2 ? 2 : 1;
       const active = h.active === 1 && buffers === 2 ? 1 : 0;
