@@ -116,7 +116,7 @@ test('attribute and explicit forms are the same variables', (t) => {
   t.deepEqual(Object.keys(s), ['b']);
   s.erase('b');
   t.deepEqual(s.items, []);
-  t.true('items' in s, 'members are in the shelf too');
+  t.is('items' in s, true, 'members are in the shelf too');
 });
 
 test('member names are reserved, including members other packages add to the prototype', (t) => {

@@ -154,7 +154,7 @@ test('verify: a damaged superblock, a missing index, bad entry meta (exit 1); no
   fs.renameSync(`${base2}.map`, `${base2}.map.gone`);
   const nomap = tsmm(dir, ['verify', 'two', '--json']);
   t.is(nomap.code, 1);
-  t.true(nomap.json().problems.some((p) => /two\.map is missing/.test(p)));
+  t.is(nomap.json().problems.some((p) => /two\.map is missing/.test(p)), true);
 
   const s = shelf('meta', { sizeMb: 1, pmemPath: dir, forceNew: true });
   const inner = internals(s);
