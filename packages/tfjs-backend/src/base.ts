@@ -96,5 +96,5 @@ export {
   closeShelfUrls,
   type ShelfModelManifest,
 } from './io/shelf_io';
-export { modelCodec, weightCodec, registerPersistenceCodecs } from './io/codecs';
+export { modelCodec, weightCodec, slabCodec, registerPersistenceCodecs } from './io/codecs';
 // --- end variables, checkpoints, io (tfjs-B) ---

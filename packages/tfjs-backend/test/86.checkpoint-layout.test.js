@@ -76,6 +76,12 @@ for (const backend of ['shelf', 'cpu']) {
     const want = ws.map((w) => Array.from(w.dataSync()));
     // the committed value, as the codec reads it, is the variable's
     t.deepEqual(Array.from(s['g/var/1'].dataSync()), want[1]);
+    // a slab reads as its raw bytes (zero copy): variable 1's committed buffer is at `at` of half 1
+    const raw = s['g/slab/0'];
+    t.true(raw instanceof Uint8Array);
+    t.is(raw.byteLength, 2 * half);
+    const committed = new Float32Array(raw.buffer, raw.byteOffset + half + h1.header.at, want[1].length);
+    t.deepEqual(Array.from(committed), want[1]);
     step(opt, ws);
     tb.checkpoint(s, 'g', { step: 2 });
     for (const n of ['g/var/0', 'g/var/1']) t.is(header(s, n).header.active, 0);

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerShelfType, ShelfError, type ShelfCodec } from '@tsmm/core';
 import { checkpointCodec } from '../checkpoint';
-import { backendIsZeroCopy, setCodecRegistrar, tensorFromShelf, typedOver, variableCodec } from '../variables';
+import { SLAB_KIND, backendIsZeroCopy, setCodecRegistrar, tensorFromShelf, typedOver, variableCodec } from '../variables';
 import { MODEL_KIND, WEIGHT_KIND, type ShelfModelManifest } from './shelf_io';
 import { isPlainWeight } from './weights';
 
@@ -53,12 +53,29 @@ export const weightCodec: ShelfCodec<tf.Tensor> = {
   },
 };
 
+/**
+ * `s['P/slab/0']` for a checkpoint group's slab: its raw bytes (both halves), zero-copy, valid until the shelf is
+ * closed. The variables in it are read through their own entries (`s['P/var/3']`); this is for inspection and export.
+ */
+export const slabCodec: ShelfCodec<Uint8Array> = {
+  kind: SLAB_KIND,
+  cache: false,
+  test: () => false,
+  plan(): never {
+    throw new TypeError('Slabs are written by attachModel() and checkpoint()');
+  },
+  write(): never {
+    throw new TypeError('Slabs are written by attachModel() and checkpoint()');
+  },
+  read: (_header, region) => region.bytes(),
+};
+
 let registered = false;
 
-/** Register the codecs of `tfjs.variable`, `tfjs.checkpoint`, `tfjs.model` and `tfjs.weight` with core (idempotent). */
+/** Register the codecs of `tfjs.variable`, `tfjs.checkpoint`, `tfjs.model`, `tfjs.weight` and `tfjs.slab` with core (idempotent). */
 export function registerPersistenceCodecs(): void {
   if (registered) return;
-  for (const c of [variableCodec, checkpointCodec, modelCodec, weightCodec] as ShelfCodec<unknown>[]) registerShelfType(c);
+  for (const c of [variableCodec, checkpointCodec, modelCodec, weightCodec, slabCodec] as ShelfCodec<unknown>[]) registerShelfType(c);
   registered = true;
 }
 
