@@ -35,7 +35,7 @@ function worker(bars, dir, name, label, onLine = () => undefined) {
     });
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => { // after the last stdout line, unlike 'exit'
       if (code !== 0 && signal !== 'SIGKILL') reject(new Error(`${label} failed (exit ${code}): ${err.trim()}`));
       else resolve({ lines, signal, code });
     });

@@ -31,7 +31,7 @@ function train(dir, fresh, killAfter) {
       }
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (code === 0 || signal === 'SIGKILL' ? resolve({ lines, signal }) : reject(new Error(`train.js exited ${code}`))));
+    child.on('close', (code, signal) => (code === 0 || signal === 'SIGKILL' ? resolve({ lines, signal }) : reject(new Error(`train.js exited ${code}`))));
   });
 }
 

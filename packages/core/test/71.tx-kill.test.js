@@ -34,7 +34,7 @@ function runAndKill(dir, name, mode, when, delayMs) {
     });
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => { // 'close': after the last stdout data, unlike 'exit'
       if (signal !== 'SIGKILL') reject(new Error(`child exited by itself (${code}): ${err}`));
       else resolve(out.split('\n').filter(Boolean));
     });

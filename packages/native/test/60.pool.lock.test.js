@@ -193,7 +193,7 @@ test('a reader sees only committed state: whole batches, in order, with intact d
   child.stderr.on('data', (d) => (err += d));
   let exited = false;
   const done = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => { // 'close': after the last stdout data, unlike 'exit'
       exited = true;
       resolve({ code, signal });
     }),

@@ -174,7 +174,7 @@ function startHolder(t, poolPath, options = {}, env = {}) {
       if (w) w.resolve(JSON.parse(line));
     }
   });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   exited.then(({ code, signal }) => {
     for (const w of waiting.splice(0)) w.reject(new Error(`holder exited (code ${code}, signal ${signal}): ${stderr}`));
   });
