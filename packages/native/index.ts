@@ -82,7 +82,10 @@ export interface PoolOptions {
   create?: boolean;
   /** Erase any existing pool at this path and create a new one (needs `size`). */
   forceNew?: boolean;
-  /** Map read-only and take a shared lock: any number of readers may coexist with one writer. */
+  /**
+   * Open for reading only (shared lock): any number of readers coexist with one writer and see whole committed batches
+   * ({@link Pool.refresh} picks up new ones). The mapping is private copy-on-write, so a stray store stays local.
+   */
   readOnly?: boolean;
   /** `'pair'` (default for files): `PATH.data` + `PATH.map`. `'single'`: one file, index in a reserved head (forced for character devices). */
   layout?: Layout;
@@ -342,8 +345,9 @@ export class Pool {
 
   /**
    * A zero-copy view of `length` bytes at `offset` (at most {@link MAX_VIEW_BYTES}), which must lie inside one
-   * allocated or named extent. While a view of exactly this range is alive, the same `ArrayBuffer` is returned again. Valid until {@link close} (then detached: length 0). Writes through a view of a
-   * read-only pool fault — readers must treat their views as read-only (TypedArray writes are ignored only if frozen).
+   * allocated or named extent. While a view of exactly this range is alive, the same `ArrayBuffer` is returned again.
+   * Valid until {@link close} (then detached: length 0). A read-only pool is mapped copy-on-write: a store through
+   * its views stays in this process and never reaches the pool (and never faults).
    */
   view(offset: number, length: number): ArrayBuffer {
     return this.native.view(offset, length);
