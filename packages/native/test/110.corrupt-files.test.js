@@ -25,17 +25,8 @@ const KiB = 1024;
 const POOL_SIZE = 256 * KiB;
 const LOG_HALF = 8 * KiB; // single layout: small halves keep the head (superblock + both halves) at 20 KiB
 
-// mulberry32: deterministic variants, so a failure names a reproducible variant
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// deterministic variants, so a failure names a reproducible variant
+const { rng } = require('./helpers/rng');
 
 const MAIN_SCRIPT = [
   [['put', 'a', 1000, 'm-a1'], ['put', 'b', 5000, 'm-b1'], ['put', 'c', 0, 'm-c1']],

@@ -1,0 +1,15 @@
+'use strict';
+// rng(seed) -- mulberry32: a small deterministic PRNG, so that every randomized test (kills, power cuts, corrupt
+// files) names a seed that reproduces it. No dependencies: fixtures that swap the addon can load it safely.
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+module.exports = { rng };
